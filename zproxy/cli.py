@@ -1,0 +1,113 @@
+"""The ``zproxy`` command line (CONTRACT §1)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from zproxy.errors import ConfigError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zproxy", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the proxy")
+    serve.add_argument("--config", type=Path)
+    serve.add_argument("--upstream", metavar="URL")
+    serve.add_argument("--listen", metavar="HOST:PORT")
+    serve.add_argument("--admin-listen", metavar="HOST:PORT")
+    serve.add_argument("--redis", metavar="URL|embedded")
+    serve.add_argument("--data-dir", metavar="DIR")
+    serve.add_argument("--workers", type=int, metavar="N")
+    serve.add_argument("--tls-cert", metavar="FILE")
+    serve.add_argument("--tls-key", metavar="FILE")
+
+    fake = sub.add_parser("fake-zuora", help="run the bundled fake Zuora")
+    fake.add_argument("--listen", default="127.0.0.1:8081", metavar="HOST:PORT")
+    fake.add_argument("--seed", type=int, default=0)
+    fake.add_argument("--clients", type=Path, metavar="FILE")
+
+    check = sub.add_parser("check-config", help="validate a config file")
+    check.add_argument("path", type=Path)
+
+    queue = sub.add_parser("queue", help="queued and dead-lettered writes (admin API)")
+    queue.add_argument("action", choices=["ls", "show", "retry", "drop"])
+    queue.add_argument("id", nargs="?")
+    queue.add_argument("--state", choices=["queued", "dead"], default=None)
+    queue.add_argument(
+        "--admin-url", default=None, metavar="URL", help="default: http://$ZPROXY_ADMIN_LISTEN"
+    )
+
+    scenario = sub.add_parser("scenario", help="outage scenarios")
+    scenario.add_argument("action", choices=["run", "list"])
+    scenario.add_argument("file", nargs="?", type=Path)
+    scenario.add_argument("--report", type=Path, metavar="DIR")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"zproxy: {problem}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from zproxy.config import load_settings
+
+    if args.command == "serve":
+        overrides: dict[str, Any] = {
+            "upstream.url": args.upstream,
+            "server.listen": args.listen,
+            "server.admin_listen": args.admin_listen,
+            "redis.url": args.redis,
+            "data_dir": args.data_dir,
+            "server.workers": args.workers,
+            "server.tls_cert": args.tls_cert,
+            "server.tls_key": args.tls_key,
+        }
+        settings = load_settings(args.config, overrides=overrides)
+        from zproxy.app import serve
+
+        return _run_loop(serve(settings))
+    if args.command == "check-config":
+        load_settings(args.path, env={})
+        print(f"{args.path}: ok")
+        return 0
+    if args.command == "fake-zuora":
+        return _fake_zuora(args)
+    if args.command == "queue":
+        from zproxy.queue_cli import run_queue_command
+
+        return run_queue_command(args.action, args.id, args.state, args.admin_url)
+    print(f"zproxy: '{args.command}' is not available in this version", file=sys.stderr)
+    return 2
+
+
+def _fake_zuora(args: argparse.Namespace) -> int:
+    from zproxy.testing.fake_zuora.app import serve as serve_fake
+
+    host, _, port = str(args.listen).rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError([f"--listen: must be HOST:PORT (got {args.listen!r})"])
+    return _run_loop(serve_fake(host, int(port), seed=args.seed, clients_file=args.clients))
+
+
+def _run_loop(coro: Any) -> int:
+    try:
+        import uvloop
+
+        result = uvloop.run(coro)
+    except ImportError:
+        result = asyncio.run(coro)
+    return int(result or 0)

@@ -1,0 +1,44 @@
+"""Small pieces shared by the proxy and admin edges: request ids and Zuora-shaped errors."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from zproxy.errors import zuora_error_body
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
+#: Zuora-Track-Id: at most 64 US-ASCII characters, none of : ; " '
+_SAFE_TRACK = re.compile(r"^[\x21-\x7e]{1,64}$")
+
+
+def request_id_of(request: web.BaseRequest) -> str:
+    given = request.headers.get("X-Request-Id", "")
+    return given if _SAFE_ID.match(given) else uuid.uuid4().hex
+
+
+def track_id_of(request: web.BaseRequest) -> str | None:
+    given = request.headers.get("Zuora-Track-Id")
+    if given and _SAFE_TRACK.match(given) and not any(c in given for c in ":;\"'"):
+        return given
+    return None
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    request_id: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extra: object,
+) -> web.Response:
+    return web.Response(
+        status=status,
+        body=zuora_error_body(code, message, request_id, **extra),
+        content_type="application/json",
+        headers=headers,
+    )

@@ -1,0 +1,109 @@
+"""structlog set-up: one JSON (or console) event per line, with secrets and card numbers
+redacted from every value before it is rendered, and CR/LF stripped (no log forging)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+SECRET_KEYS = frozenset(
+    {
+        "authorization",
+        "apiaccesskeyid",
+        "apisecretaccesskey",
+        "client_secret",
+        "cookie",
+        "set-cookie",
+        "password",
+        "access_token",
+        "proxy-authorization",
+        "x-callout-secret",
+        "creditcardnumber",
+        "cardnumber",
+        "securitycode",
+        "cardsecuritycode",
+    }
+)
+_CARDLIKE = re.compile(r"(?<![0-9A-Za-z])(?:\d[ -]?){12,18}\d(?![0-9A-Za-z])")
+_SECRET_PAIR = re.compile(
+    r"(?i)(authorization|apiSecretAccessKey|apiAccessKeyId|client_secret|access_token|"
+    r"password|cookie)([\"']?\s*[:=]\s*[\"']?)(bearer\s+)?[^\s\"'&,;}]+"
+)
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def mask_card_numbers(text: str) -> str:
+    """Mask digit runs of 13-19 that pass the Luhn check (PANs): keep the last 4."""
+
+    def repl(m: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", m.group(0))
+        if not luhn_ok(digits):
+            return m.group(0)
+        return "*" * (len(digits) - 4) + digits[-4:]
+
+    return _CARDLIKE.sub(repl, text)
+
+
+def redact_text(text: str) -> str:
+    text = _SECRET_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}[REDACTED]", text)
+    return mask_card_numbers(text).replace("\r", "\\r").replace("\n", "\\n")
+
+
+def redact_value(key: str, value: Any) -> Any:
+    if key.lower() in SECRET_KEYS:
+        return "[REDACTED]"
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: redact_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(key, v) for v in value]
+    return value
+
+
+def redact_processor(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key in list(event_dict):
+        event_dict[key] = redact_value(key, event_dict[key])
+    return event_dict
+
+
+def configure_logging(fmt: str = "json", level: str = "info") -> None:
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact_processor,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    # aiohttp's own loggers would print request excerpts; keep them quiet and redacted.
+    logging.getLogger("aiohttp.access").disabled = True
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")

@@ -1,0 +1,111 @@
+"""Every metric zproxy exports, in one registry owned by the app (no module globals).
+
+Components report through the listener methods below. Labels carry route names from the
+config, never ids, accounts or credentials.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+BREAKER_STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "zproxy_requests",
+            "Requests answered on the proxy port",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.cache = Counter(
+            "zproxy_cache", "Cache results on cacheable routes", ["route", "result"], registry=r
+        )
+        self.upstream_requests = Counter(
+            "zproxy_upstream_requests", "Requests sent to Zuora", ["route", "outcome"], registry=r
+        )
+        self.upstream_duration = Histogram(
+            "zproxy_upstream_duration_seconds",
+            "Time to Zuora's response headers",
+            ["route"],
+            buckets=_BUCKETS,
+            registry=r,
+        )
+        self.breaker_state = Gauge(
+            "zproxy_breaker_state",
+            "Breaker state: 0 closed, 1 half-open, 2 open",
+            ["group"],
+            registry=r,
+        )
+        self.breaker_transitions = Counter(
+            "zproxy_breaker_transitions", "Breaker state changes", ["group", "to"], registry=r
+        )
+        self.retries = Counter(
+            "zproxy_retries", "Upstream retries of safe requests", ["result"], registry=r
+        )
+        self.limiter = Counter(
+            "zproxy_limiter", "Upstream concurrency limiter events", ["pool", "event"], registry=r
+        )
+        self.queue_depth = Gauge(
+            "zproxy_write_queue_depth", "Writes waiting to be replayed", registry=r
+        )
+        self.queue_oldest = Gauge(
+            "zproxy_write_queue_oldest_age_seconds", "Age of the oldest queued write", registry=r
+        )
+        self.queue_dead = Gauge("zproxy_write_queue_dead", "Dead-lettered writes", registry=r)
+        self.writes = Counter(
+            "zproxy_writes", "Queued write outcomes", ["route", "result"], registry=r
+        )
+        self.write_durable = Gauge(
+            "zproxy_write_durable",
+            "1 when Redis confirms durability and queueing is allowed",
+            registry=r,
+        )
+        self.redis_errors = Counter(
+            "zproxy_redis_errors", "Redis operations that failed", ["op"], registry=r
+        )
+        for group in ("reads", "writes"):
+            self.breaker_state.labels(group).set(0)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+    # --- listeners ------------------------------------------------------------------------
+    def on_request(self, route: str, method: str, status: int) -> None:
+        self.requests.labels(route, method, str(status)).inc()
+
+    def on_cache(self, route: str, result: str) -> None:
+        self.cache.labels(route, result).inc()
+
+    def on_upstream(self, route: str, outcome: str, seconds: float | None) -> None:
+        self.upstream_requests.labels(route, outcome).inc()
+        if seconds is not None:
+            self.upstream_duration.labels(route).observe(seconds)
+
+    def on_transition(self, group: str, old: str, new: str) -> None:
+        self.breaker_state.labels(group).set(BREAKER_STATE_VALUE.get(new, 0))
+        self.breaker_transitions.labels(group, new).inc()
+
+    def on_retry(self, result: str) -> None:
+        self.retries.labels(result).inc()
+
+    def on_limiter(self, pool: str, event: str) -> None:
+        self.limiter.labels(pool, event).inc()
+
+    def on_write(self, route: str, result: str) -> None:
+        self.writes.labels(route, result).inc()
+
+    def on_queue_stats(self, depth: int, oldest_age: float, dead: int) -> None:
+        self.queue_depth.set(depth)
+        self.queue_oldest.set(oldest_age)
+        self.queue_dead.set(dead)
+
+    def on_durability(self, durable: bool) -> None:
+        self.write_durable.set(1 if durable else 0)
+
+    def on_redis_error(self, op: str) -> None:
+        self.redis_errors.labels(op).inc()

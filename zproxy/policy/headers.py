@@ -1,0 +1,77 @@
+"""Which headers cross the proxy (RFC 9110 §7.6.1): hop-by-hop ones never do, in either
+direction, and request headers that could poison a cache or steer the upstream are dropped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "proxy-connection",
+        "keep-alive",
+        "te",
+        "transfer-encoding",
+        "upgrade",
+        "trailer",
+        "proxy-authorization",
+        "proxy-authenticate",
+    }
+)
+
+#: Request headers zproxy sets itself or that must never steer the upstream.
+_REQUEST_DROP = frozenset(
+    {
+        "host",
+        "content-length",
+        "forwarded",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "x-forwarded-port",
+        "x-original-url",
+        "x-rewrite-url",
+        "x-http-method-override",
+        "expect",
+    }
+)
+
+#: Response headers recomputed by zproxy.
+_RESPONSE_DROP = frozenset({"content-length", "server", "date"})
+
+
+def _connection_named(headers: Iterable[tuple[str, str]]) -> frozenset[str]:
+    named: set[str] = set()
+    for name, value in headers:
+        if name.lower() == "connection":
+            named.update(token.strip().lower() for token in value.split(","))
+    return frozenset(named)
+
+
+def request_headers(
+    headers: Iterable[tuple[str, str]], *, drop_accept_encoding: bool = False
+) -> list[tuple[str, str]]:
+    """End-to-end request headers to forward (zproxy adds Host and X-Forwarded-*)."""
+    items = list(headers)
+    named = _connection_named(items)
+    out = []
+    for name, value in items:
+        low = name.lower()
+        if low in HOP_BY_HOP or low in _REQUEST_DROP or low in named:
+            continue
+        if drop_accept_encoding and low == "accept-encoding":
+            continue
+        out.append((name, value))
+    return out
+
+
+def response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    items = list(headers)
+    named = _connection_named(items)
+    return [
+        (name, value)
+        for name, value in items
+        if (low := name.lower()) not in HOP_BY_HOP
+        and low not in _RESPONSE_DROP
+        and low not in named
+    ]

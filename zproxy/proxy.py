@@ -1,0 +1,264 @@
+"""The HTTP edge: request -> validation -> route -> policy -> actions -> response.
+
+Every response carries ``X-Request-Id`` (and ``Zuora-Track-Id`` when the request had one);
+zproxy's own errors are Zuora-shaped JSON with a truthful status. One structured log event and
+one metrics report per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from zproxy.errors import ClientError, UpstreamError
+from zproxy.http_common import error_response, request_id_of, track_id_of
+from zproxy.policy.headers import request_headers, response_headers
+from zproxy.policy.routes import RouteMatch
+from zproxy.policy.target import validate_target
+from zproxy.services import Services
+
+log = structlog.get_logger("zproxy.proxy")
+_CHUNK = 64 * 1024
+
+
+@dataclass(slots=True)
+class Exchange:
+    """What the edge knows about one request while it handles it."""
+
+    request: web.BaseRequest
+    request_id: str
+    track_id: str | None
+    path: str
+    query: str
+    match: RouteMatch | None
+    started: float
+    upstream_status: int | None = None
+    cache: str | None = None
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def route_name(self) -> str:
+        return self.match.route.name if self.match else "unmatched"
+
+    @property
+    def path_qs(self) -> str:
+        return self.path + ("?" + self.query if self.query else "")
+
+    def forward_headers(self, *, drop_accept_encoding: bool = False) -> list[tuple[str, str]]:
+        req = self.request
+        headers = request_headers(req.headers.items(), drop_accept_encoding=drop_accept_encoding)
+        headers.append(("X-Forwarded-For", req.remote or ""))
+        headers.append(
+            (
+                "X-Forwarded-Proto",
+                "https" if req.transport and req.transport.get_extra_info("sslcontext") else "http",
+            )
+        )
+        if not any(k.lower() == "x-request-id" for k, _ in headers):
+            headers.append(("X-Request-Id", self.request_id))
+        return headers
+
+
+class ProxyHandler:
+    """The catch-all handler of the proxy port. ``services`` is wired by ``zproxy.app``."""
+
+    def __init__(self, services: Services) -> None:
+        self.s = services
+        self.routes = services.settings.routes
+
+    async def dispatch(self, ex: Exchange) -> web.StreamResponse:
+        return await stream_through(self, ex)
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        started = time.perf_counter()
+        ex = Exchange(request, request_id_of(request), track_id_of(request), "", "", None, started)
+        try:
+            ex.path, ex.query = validate_target(request.raw_path)
+            ex.match = self.routes.match(request.method, ex.path)
+            response = await self.dispatch(ex)
+        except ClientError as exc:
+            response = error_response(exc.status, exc.code, exc.message, ex.request_id)
+        except UpstreamError as exc:
+            response = self.upstream_error(ex, exc)
+        except web.HTTPRequestEntityTooLarge:
+            response = error_response(
+                413,
+                "ZPROXY_REQUEST_TOO_LARGE",
+                "The request body is larger than allowed",
+                ex.request_id,
+            )
+        except asyncio.CancelledError:
+            self.finish(ex, 499)
+            raise
+        self.decorate(ex, response)
+        if not response.prepared:
+            await response.prepare(request)
+        self.finish(ex, response.status)
+        return response
+
+    def upstream_error(self, ex: Exchange, exc: UpstreamError) -> web.Response:
+        messages = {
+            503: "Zuora could not be reached",
+            504: "Zuora did not answer in time",
+            502: "Zuora's response could not be used",
+        }
+        return error_response(
+            exc.status,
+            exc.code,
+            messages.get(exc.status, "Upstream failed"),
+            ex.request_id,
+            headers={"Retry-After": "5"},
+        )
+
+    def decorate(self, ex: Exchange, response: web.StreamResponse) -> None:
+        if response.prepared:
+            return
+        response.headers["X-Request-Id"] = ex.request_id
+        if ex.track_id:
+            response.headers["Zuora-Track-Id"] = ex.track_id
+        for name, value in ex.extra_headers.items():
+            response.headers[name] = value
+
+    def finish(self, ex: Exchange, status: int) -> None:
+        seconds = time.perf_counter() - ex.started
+        self.s.metrics.on_request(ex.route_name, ex.request.method, status)
+        log.info(
+            "request",
+            method=ex.request.method,
+            route=ex.route_name,
+            status=status,
+            duration_ms=round(seconds * 1000, 2),
+            upstream_status=ex.upstream_status,
+            cache=ex.cache,
+            request_id=ex.request_id,
+            track_id=ex.track_id,
+        )
+
+
+async def request_body_stream(
+    request: web.BaseRequest, limit: int, timeout: float
+) -> AsyncIterator[bytes]:
+    """The request body as it arrives, bounded in size and in time between chunks."""
+    size = 0
+    while True:
+        try:
+            async with asyncio.timeout(timeout):
+                chunk = await request.content.readany()
+        except TimeoutError:
+            raise ClientError(
+                408, "ZPROXY_REQUEST_TIMEOUT", "The request body was too slow"
+            ) from None
+        if not chunk:
+            return
+        size += len(chunk)
+        if size > limit:
+            raise ClientError(
+                413, "ZPROXY_REQUEST_TOO_LARGE", "The request body is larger than allowed"
+            )
+        yield chunk
+
+
+async def read_body(request: web.BaseRequest, limit: int, timeout: float) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise ClientError(
+            413, "ZPROXY_REQUEST_TOO_LARGE", "The request body is larger than allowed"
+        )
+    if not request.body_exists:
+        return b""
+    parts = [chunk async for chunk in request_body_stream(request, limit, timeout)]
+    return b"".join(parts)
+
+
+async def stream_through(proxy: ProxyHandler, ex: Exchange) -> web.StreamResponse:
+    """Forward as-is: body streamed up, response streamed down, nothing cached."""
+    services = proxy.s
+    request = ex.request
+    limit = services.settings.server.max_request_body
+    if request.content_length is not None and request.content_length > limit:
+        raise ClientError(
+            413, "ZPROXY_REQUEST_TOO_LARGE", "The request body is larger than allowed"
+        )
+    body_errors: list[ClientError] = []
+    body = (
+        _recording(
+            request_body_stream(request, limit, services.settings.server.body_read_timeout),
+            body_errors,
+        )
+        if request.body_exists
+        else None
+    )
+    started = time.perf_counter()
+    try:
+        upstream = await services.upstream.open_stream(
+            request.method, ex.path_qs, ex.forward_headers(), body
+        )
+    except UpstreamError:
+        # A bad request body surfaces as an upstream failure: report the client's fault.
+        if body_errors:
+            raise body_errors[0] from None
+        raise
+    try:
+        return await _relay(proxy, ex, upstream, started)
+    finally:
+        upstream.release()
+
+
+async def _recording(
+    chunks: AsyncIterator[bytes], errors: list[ClientError]
+) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in chunks:
+            yield chunk
+    except ClientError as exc:
+        errors.append(exc)
+        raise
+
+
+async def _relay(
+    proxy: ProxyHandler, ex: Exchange, upstream: aiohttp.ClientResponse, started: float
+) -> web.StreamResponse:
+    services = proxy.s
+    request = ex.request
+    services.metrics.on_upstream(
+        ex.route_name, _outcome(upstream.status), time.perf_counter() - started
+    )
+    ex.upstream_status = upstream.status
+    response = web.StreamResponse(status=upstream.status)
+    for name, value in response_headers(upstream.headers.items()):
+        response.headers.add(name, value)
+    if upstream.content_length is not None:
+        response.content_length = upstream.content_length
+    proxy.decorate(ex, response)
+    await response.prepare(request)
+    sent = 0
+    cap = services.settings.upstream.max_body_bytes
+    try:
+        async for chunk in upstream.content.iter_chunked(_CHUNK):
+            sent += len(chunk)
+            if sent > cap:
+                raise ConnectionAbortedError("upstream body over the cap")
+            await response.write(chunk)
+    except (TimeoutError, OSError, ConnectionAbortedError) as exc:
+        # Headers are out: the only truthful signal left is to cut the connection.
+        log.warning("stream_aborted", request_id=ex.request_id, error=type(exc).__name__)
+        if request.transport is not None:
+            request.transport.abort()
+        return response
+    await response.write_eof()
+    return response
+
+
+def _outcome(status: int) -> str:
+    if status >= 500:
+        return "5xx"
+    if status == 429:
+        return "429"
+    if status >= 400:
+        return "4xx"
+    return "ok"

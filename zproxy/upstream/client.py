@@ -1,0 +1,140 @@
+"""The one pooled HTTP client toward Zuora.
+
+Foreign errors are translated here, at the boundary: aiohttp's exceptions become
+``UpstreamConnectError`` (the request never left), ``UpstreamTimeout`` or
+``UpstreamProtocolError`` (the outcome of a write is unknown). Redirects are never followed and
+TLS is always verified.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+from collections.abc import AsyncIterable, Iterator
+from dataclasses import dataclass
+
+import aiohttp
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from zproxy.config import UpstreamSettings
+from zproxy.errors import (
+    UpstreamBodyTooLarge,
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamTimeout,
+)
+
+Body = bytes | AsyncIterable[bytes] | None
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamResponse:
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+
+
+@contextlib.contextmanager
+def map_errors() -> Iterator[None]:
+    """Translate aiohttp/asyncio failures into zproxy's upstream errors."""
+    try:
+        yield
+    except UpstreamError:
+        raise
+    except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError) as exc:
+        raise UpstreamConnectError(type(exc).__name__) from exc
+    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        raise UpstreamTimeout("Zuora did not answer in time") from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise UpstreamProtocolError(type(exc).__name__) from exc
+
+
+class UpstreamClient:
+    def __init__(self, settings: UpstreamSettings) -> None:
+        self.settings = settings
+        self.base = str(settings.url)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
+        ctx = ssl.create_default_context(cafile=self.settings.ca_bundle)
+        total_limit = sum(self.settings.pools.values()) + 10
+        connector = aiohttp.TCPConnector(
+            limit=total_limit, ssl=ctx, ttl_dns_cache=60, enable_cleanup_closed=True
+        )
+        timeout = aiohttp.ClientTimeout(
+            total=self.settings.total_timeout,
+            connect=self.settings.connect_timeout,
+            sock_read=self.settings.read_timeout,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=timeout,
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "UpstreamClient.open() was not awaited"
+        return self._session
+
+    def url(self, raw_path_qs: str) -> URL:
+        # Only the configured base plus a validated origin-form path: never the client's host.
+        return URL(self.base + raw_path_qs, encoded=True)
+
+    async def request(
+        self, method: str, raw_path_qs: str, headers: list[tuple[str, str]], body: bytes | None
+    ) -> UpstreamResponse:
+        """Send and read the whole response (bounded by max_body_bytes)."""
+        with map_errors():
+            async with self.session.request(
+                method,
+                self.url(raw_path_qs),
+                headers=headers,
+                data=body,
+                allow_redirects=False,
+            ) as resp:
+                data = await read_bounded(resp, self.settings.max_body_bytes)
+                return UpstreamResponse(resp.status, resp.headers, data)
+
+    async def open_stream(
+        self, method: str, raw_path_qs: str, headers: list[tuple[str, str]], body: Body
+    ) -> aiohttp.ClientResponse:
+        """Send and return once the response headers are in; the caller reads ``content``
+        and must ``release()`` the response."""
+        with map_errors():
+            resp = await self.session.request(
+                method, self.url(raw_path_qs), headers=headers, data=body, allow_redirects=False
+            )
+        length = resp.content_length
+        if length is not None and length > self.settings.max_body_bytes:
+            resp.release()
+            raise UpstreamBodyTooLarge("Zuora's response is larger than allowed")
+        return resp
+
+
+async def read_bounded(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    length = resp.content_length
+    if length is not None and length > limit:
+        raise UpstreamBodyTooLarge("Zuora's response is larger than allowed")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise UpstreamBodyTooLarge("Zuora's response is larger than allowed")
+        chunks.append(chunk)
+    if length is not None and size != length:
+        raise UpstreamProtocolError("truncated response body")
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+__all__ = ["UpstreamClient", "UpstreamResponse", "map_errors", "read_bounded"]
