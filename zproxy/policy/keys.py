@@ -1,0 +1,266 @@
+"""Identity scoping: who is asking, and the cache key an answer is stored under.
+
+A cached Zuora answer is an authenticated answer (RFC 9111 §3.5), so zproxy acts as a private
+cache per identity: the key covers the credential's principal, every header that selects the
+tenant slice or the response shape, the method, the path and the canonical query (CONTRACT §2,
+reliability-security §3.3). Raw tokens and secrets never appear in a key: everything identity
+related is folded into an HMAC under a server secret.
+
+Key layout (``cache_key``)::
+
+    zc:e:{principal}:{digest}     digest = HMAC(identity, method, path, sorted query, body hash)
+
+The store keeps its indexes beside it (``zc:t:`` tags, ``zc:p:`` principals, see
+``zproxy.store.redis``); ``principal_of_key`` reads the principal back for the per-principal
+index. Principals are short hex strings with a one-letter kind prefix and never contain ``:``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+KEY_PREFIX = "zc:"
+ENTRY_PREFIX = "zc:e:"
+
+#: Request headers that scope an entry besides the credential (normalized into ``Identity``).
+SCOPING_HEADERS = (
+    "Zuora-Entity-Ids",
+    "Zuora-Org-Ids",
+    "Zuora-Version",
+    "X-Zuora-WSDL-Version",
+    "Accept",
+)
+
+CredentialKind = Literal["token", "basic", "session", "mixed"]
+
+_DIGEST_CHARS = 32  # 128 bits of HMAC-SHA256 is plenty for a key
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """What the request authenticates with. ``value`` is secret: it is not in the repr."""
+
+    kind: CredentialKind
+    value: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Everything that decides which cached answers a request may see.
+
+    ``principal`` is opaque (already a keyed hash, never a raw token); the header values are
+    normalized by ``identity_of``.
+    """
+
+    principal: str
+    entity_ids: str = ""
+    org_ids: str = ""
+    version: str = ""
+    wsdl_version: str = ""
+    accept: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.principal or ":" in self.principal:
+            raise ValueError("principal must be a non-empty opaque id without ':'")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """What ``POST /oauth/token`` taught us: ``remember(hash(access_token), principal, ttl)``."""
+
+    principal: str
+    access_token: str = field(repr=False)
+    expires_in: float
+
+
+class Hasher:
+    """Keyed hashing (HMAC-SHA256) with the key schedule computed once."""
+
+    __slots__ = ("_base",)
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ValueError("the hashing secret must be at least 16 bytes")
+        self._base = hmac.new(secret, digestmod=hashlib.sha256)
+
+    def hash(self, *parts: str | bytes) -> str:
+        """Hex digest (32 chars) of ``parts``; each part is length-prefixed, so
+        ``("ab", "c")`` and ``("a", "bc")`` differ."""
+        h = self._base.copy()
+        for part in parts:
+            raw = part.encode() if isinstance(part, str) else part
+            h.update(len(raw).to_bytes(4, "big"))
+            h.update(raw)
+        return h.hexdigest()[:_DIGEST_CHARS]
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive lookup that works for aiohttp's CIMultiDict and for plain dicts."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    lname = name.lower()
+    for key, val in headers.items():
+        if key.lower() == lname:
+            return val
+    return None
+
+
+def credential_of(headers: Mapping[str, str]) -> Credential | None:
+    """The request's credential, or None when it has no complete one (the caller bypasses).
+
+    Bearer token -> ``token``; ``apiAccessKeyId`` + ``apiSecretAccessKey`` or HTTP Basic ->
+    ``basic``; a ``ZSession`` cookie -> ``session``. A request carrying more than one gets
+    kind ``mixed`` over all of them, so we never guess which one Zuora will honour.
+    """
+    found: list[tuple[CredentialKind, str]] = []
+    auth = (header(headers, "Authorization") or "").strip()
+    scheme, _, rest = auth.partition(" ")
+    rest = rest.strip()
+    if rest and scheme.lower() == "bearer":
+        found.append(("token", rest))
+    elif rest and scheme.lower() == "basic":
+        found.append(("basic", "http-basic\x00" + rest))
+    elif auth:
+        return None  # an authorization scheme we do not understand: never cache
+    key_id = (header(headers, "apiAccessKeyId") or "").strip()
+    secret = (header(headers, "apiSecretAccessKey") or "").strip()
+    if key_id and secret:
+        found.append(("basic", key_id + "\x00" + secret))
+    elif key_id or secret:
+        return None  # half a legacy credential: Zuora will refuse it
+    session = _cookie(header(headers, "Cookie"), "ZSession")
+    if session:
+        found.append(("session", session))
+    if not found:
+        return None
+    if len(found) == 1:
+        return Credential(*found[0])
+    return Credential("mixed", "\x01".join(f"{kind}\x00{value}" for kind, value in found))
+
+
+def _cookie(raw: str | None, name: str) -> str | None:
+    if not raw:
+        return None
+    for pair in raw.split(";"):
+        key, sep, value = pair.strip().partition("=")
+        if sep and key == name and value:
+            return value.strip().strip('"')
+    return None
+
+
+def token_hash(hasher: Hasher, token: str) -> str:
+    """The id under which a bearer token's principal is remembered (never the raw token)."""
+    return hasher.hash("token", token)
+
+
+def fallback_principal(hasher: Hasher, credential: Credential) -> str:
+    """The principal of a credential nobody told us about: a keyed hash of the credential.
+
+    For a bearer token this is ``"t" + token_hash``: entries are per token until the token's
+    grant is learned from ``/oauth/token``.
+    """
+    if credential.kind == "token":
+        return "t" + token_hash(hasher, credential.value)
+    return credential.kind[0] + hasher.hash(credential.kind, credential.value)
+
+
+def principal_from_token_response(
+    client_id: str | None, body: Mapping[str, Any], hasher: Hasher
+) -> TokenGrant | None:
+    """Derive a stable principal from a ``/oauth/token`` 200 body, or None when unusable.
+
+    The principal hashes the client id and the sorted ``scope`` words (``user.X entity.Y
+    tenant.N ...``), so two tokens of one client share entries while a client whose grant
+    changed gets a fresh scope. ``expires_in`` defaults to 3600 s (as IronBank assumes).
+    """
+    token = body.get("access_token")
+    if not isinstance(token, str) or not token:
+        return None
+    scope = body.get("scope")
+    words = sorted(scope.split()) if isinstance(scope, str) else []
+    if not words and not client_id:
+        return None
+    expires = body.get("expires_in", 3600)
+    if isinstance(expires, bool) or not isinstance(expires, int | float) or expires <= 0:
+        expires = 3600
+    principal = "o" + hasher.hash("oauth", client_id or "", " ".join(words))
+    return TokenGrant(principal=principal, access_token=token, expires_in=float(expires))
+
+
+def identity_of(headers: Mapping[str, str], principal: str) -> Identity:
+    """The identity of a request whose credential resolved to ``principal``."""
+    return Identity(
+        principal=principal,
+        entity_ids=_id_list(header(headers, "Zuora-Entity-Ids")),
+        org_ids=_id_list(header(headers, "Zuora-Org-Ids")),
+        version=(header(headers, "Zuora-Version") or "").strip(),
+        wsdl_version=(header(headers, "X-Zuora-WSDL-Version") or "").strip(),
+        accept=(header(headers, "Accept") or "").strip().lower(),
+    )
+
+
+def _id_list(raw: str | None) -> str:
+    if not raw:
+        return ""
+    return ",".join(sorted(part.strip() for part in raw.split(",") if part.strip()))
+
+
+def canonical_query(raw_query: str) -> str:
+    """The raw ``&``-separated parameters, stably sorted by their raw name.
+
+    Nothing is decoded or re-encoded, so two keys only meet when Zuora receives the same
+    parameters: ``b=2&a=1`` and ``a=1&b=2`` share an entry, while the order of repeated
+    names (``a=2&a=1``) and spellings (``+`` vs ``%20``) are kept as sent.
+    """
+    if "&" not in raw_query:
+        return raw_query
+    return "&".join(sorted(raw_query.split("&"), key=_param_name))
+
+
+def _param_name(segment: str) -> str:
+    return segment.partition("=")[0]
+
+
+def cache_key(
+    hasher: Hasher,
+    identity: Identity,
+    method: str,
+    path: str,
+    raw_query: str,
+    body_hash: str | None = None,
+) -> str:
+    """The store key of a cacheable request: ``zc:e:{principal}:{digest}``."""
+    digest = hasher.hash(
+        identity.principal,
+        identity.entity_ids,
+        identity.org_ids,
+        identity.version,
+        identity.wsdl_version,
+        identity.accept,
+        method.upper(),
+        path,
+        canonical_query(raw_query),
+        body_hash or "",
+    )
+    return f"{ENTRY_PREFIX}{identity.principal}:{digest}"
+
+
+def body_hash(hasher: Hasher, body: bytes) -> str:
+    """Hash of a POST-read body (ZOQL, previews); the caller canonicalizes JSON first if it
+    wants ``{"a":1,"b":2}`` and ``{"b":2,"a":1}`` to share an entry."""
+    return hasher.hash("body", body)
+
+
+def principal_of_key(key: str) -> str:
+    """The principal a ``cache_key`` belongs to (for the per-principal index)."""
+    if not key.startswith(ENTRY_PREFIX):
+        raise ValueError("not a zproxy cache key")
+    principal, sep, _ = key[len(ENTRY_PREFIX) :].partition(":")
+    if not sep or not principal:
+        raise ValueError("not a zproxy cache key")
+    return principal
