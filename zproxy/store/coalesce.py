@@ -1,0 +1,189 @@
+"""One upstream call per cache key, however many requests miss it at once.
+
+Two layers:
+
+* ``SingleFlight`` (in process): concurrent callers of one key await one shared task. Its
+  exception reaches all of them; cancelling one waiter does not cancel the shared fetch.
+* ``RedisLock`` (across workers): ``SET key token NX PX ms``, released by compare-and-delete.
+
+``Coalescer.run`` combines them: the lock holder fetches (and the caller's ``fetch`` stores);
+other workers poll ``read_cached`` until the answer appears, and fetch themselves (a
+pass-through) when the holder finished without a storable answer, when waiting exceeds
+``wait``, or when Redis is unavailable. For a revalidation, ``read_cached`` must return only an
+entry newer than the stale one in hand, or waiters take the stale one.
+``Coalescer.revalidate_once`` is for background revalidations: nobody waits, so a key already
+being fetched here or elsewhere is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, Final, TypeVar, cast
+
+import redis.asyncio as aioredis
+
+from zproxy.clock import Clock, SystemClock
+from zproxy.errors import StoreUnavailable
+from zproxy.policy.keys import ENTRY_PREFIX, KEY_PREFIX
+from zproxy.store._errors import mapped
+
+T = TypeVar("T")
+LOCK_PREFIX: Final = KEY_PREFIX + "l:"
+
+_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class SingleFlight:
+    """In-process deduplication of concurrent calls by key."""
+
+    def __init__(self) -> None:
+        self._inflight: dict[str, asyncio.Task[Any]] = {}
+
+    def busy(self, key: str) -> bool:
+        return key in self._inflight
+
+    async def fetch_once(self, key: str, fetch: Callable[[], Awaitable[T]]) -> T:
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(_call(fetch))
+            self._inflight[key] = task
+            task.add_done_callback(partial(self._done, key))
+        # shield: a cancelled waiter stops waiting; the shared fetch goes on for the others
+        return cast(T, await asyncio.shield(task))
+
+    def _done(self, key: str, task: asyncio.Task[Any]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: no "exception never retrieved" when all waiters left
+
+
+async def _call(fetch: Callable[[], Awaitable[T]]) -> T:
+    return await fetch()
+
+
+class RedisLock:
+    """A short cross-process lock per cache key; Redis errors raise ``StoreUnavailable``."""
+
+    def __init__(self, redis: aioredis.Redis, *, ttl: float = 10.0) -> None:
+        self._redis = redis
+        self._ttl_ms = max(1, int(ttl * 1000))
+        self._release = redis.register_script(_RELEASE_LUA)
+
+    @staticmethod
+    def name(key: str) -> str:
+        return LOCK_PREFIX + key.removeprefix(ENTRY_PREFIX)
+
+    async def acquire(self, key: str) -> str | None:
+        """A token when this caller now holds the lock, else None."""
+        token = secrets.token_hex(16)
+        with mapped("lock"):
+            got = await self._redis.set(self.name(key), token, nx=True, px=self._ttl_ms)
+        return token if got else None
+
+    async def release(self, key: str, token: str) -> bool:
+        """Delete the lock only if ``token`` still holds it."""
+        with mapped("unlock"):
+            return bool(await self._release(keys=[self.name(key)], args=[token]))
+
+    async def held(self, key: str) -> bool:
+        with mapped("lock check"):
+            return bool(await self._redis.exists(self.name(key)))
+
+
+class Coalescer:
+    """SingleFlight in process, ``RedisLock`` across processes (None: in process only)."""
+
+    def __init__(
+        self,
+        lock: RedisLock | None,
+        *,
+        wait: float = 5.0,
+        poll: float = 0.05,
+        clock: Clock | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._lock = lock
+        self._wait = wait
+        self._poll = poll
+        self._clock = clock or SystemClock()
+        self._sleep = sleep
+        self._flight = SingleFlight()
+
+    async def run(
+        self,
+        key: str,
+        fetch: Callable[[], Awaitable[T]],
+        read_cached: Callable[[], Awaitable[T | None]],
+    ) -> T:
+        """The answer for ``key``: fetched by one caller across all workers, or read back."""
+        return await self._flight.fetch_once(
+            key, partial(self._across_workers, key, fetch, read_cached)
+        )
+
+    async def revalidate_once(self, key: str, fetch: Callable[[], Awaitable[T]]) -> T | None:
+        """Run ``fetch`` unless ``key`` is already being fetched here or in another worker."""
+        if self._flight.busy(key):
+            return None
+        return await self._flight.fetch_once(key, partial(self._if_lock_free, key, fetch))
+
+    async def _if_lock_free(self, key: str, fetch: Callable[[], Awaitable[T]]) -> T | None:
+        token = await self._try_acquire(key)
+        if token is None:
+            return None
+        return await self._holding(key, token, fetch)
+
+    async def _across_workers(
+        self,
+        key: str,
+        fetch: Callable[[], Awaitable[T]],
+        read_cached: Callable[[], Awaitable[T | None]],
+    ) -> T:
+        token = await self._try_acquire(key)
+        if token is not None:
+            return await self._holding(key, token, fetch)
+        if self._lock is not None:
+            cached = await self._wait_for(key, read_cached)
+            if cached is not None:
+                return cached
+        return await fetch()
+
+    async def _try_acquire(self, key: str) -> str | None:
+        """A lock token; "" means: no lock service, go ahead; None: someone else holds it."""
+        if self._lock is None:
+            return ""
+        try:
+            return await self._lock.acquire(key)
+        except StoreUnavailable:
+            return ""
+
+    async def _holding(self, key: str, token: str, fetch: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await fetch()
+        finally:
+            if token and self._lock is not None:
+                with contextlib.suppress(StoreUnavailable):  # else it expires by itself
+                    await self._lock.release(key, token)
+
+    async def _wait_for(self, key: str, read_cached: Callable[[], Awaitable[T | None]]) -> T | None:
+        assert self._lock is not None
+        deadline = self._clock.monotonic() + self._wait
+        while self._clock.monotonic() < deadline:
+            await self._sleep(self._poll)
+            try:
+                cached = await read_cached()
+                if cached is not None:
+                    return cached
+                if not await self._lock.held(key):
+                    # released: the answer was stored just now, or was not storable
+                    return await read_cached()
+            except StoreUnavailable:
+                return None
+        return None

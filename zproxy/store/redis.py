@@ -1,0 +1,150 @@
+"""The Redis cache store (redis.asyncio).
+
+Keys (all under ``zc:``, none under the write queue's namespace)::
+
+    zc:e:{principal}:{digest}   an entry (codec bytes), PX = ttl
+    zc:t:{principal}:{tag}      ZSET of entry keys with a tag, score = entry expiry (ms)
+    zc:p:{principal}            ZSET of a principal's entry keys, score = entry expiry (ms)
+
+An index drops members whose entries have expired each time it is written to, and itself
+expires with its last member, so indexes neither outlive their entries nor grow without
+bound. ``set`` writes the entry and its indexes in one Lua script (server time, so workers'
+clock skew cannot prune a live member). Every Redis error leaves as ``StoreUnavailable``.
+
+The client must be created with ``decode_responses=False``: entries are bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Sequence
+from typing import Final
+
+import redis.asyncio as aioredis
+
+from zproxy.policy.keys import ENTRY_PREFIX, KEY_PREFIX, principal_of_key
+from zproxy.store._errors import mapped
+from zproxy.store.cache import CacheEntry
+from zproxy.store.codec import Codec, CorruptEntry
+
+TAG_PREFIX: Final = KEY_PREFIX + "t:"
+PRINCIPAL_PREFIX: Final = KEY_PREFIX + "p:"
+_BATCH: Final = 500
+
+# KEYS[1] = entry, KEYS[2..] = indexes; ARGV[1] = payload, ARGV[2] = ttl ms.
+_SET_LUA = """
+local ttl = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local expires = now + ttl
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+for i = 2, #KEYS do
+  redis.call('ZADD', KEYS[i], expires, KEYS[1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+  local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', KEYS[i], last[2])
+end
+return 1
+"""
+
+# KEYS = indexes; deletes every member entry and the indexes; returns entries deleted.
+_PURGE_LUA = """
+local deleted = 0
+for i = 1, #KEYS do
+  local members = redis.call('ZRANGE', KEYS[i], 0, -1)
+  for j = 1, #members, 500 do
+    deleted = deleted + redis.call('DEL', unpack(members, j, math.min(j + 499, #members)))
+  end
+  redis.call('DEL', KEYS[i])
+end
+return deleted
+"""
+
+
+class RedisCacheStore:
+    def __init__(self, redis: aioredis.Redis, codec: Codec | None = None) -> None:
+        if redis.connection_pool.connection_kwargs.get("decode_responses"):
+            raise ValueError("RedisCacheStore needs a client with decode_responses=False")
+        self._redis = redis
+        self._codec = codec or Codec()
+        self._set = redis.register_script(_SET_LUA)
+        self._purge = redis.register_script(_PURGE_LUA)
+
+    async def get(self, key: str) -> CacheEntry | None:
+        with mapped("cache get"):
+            data = await self._redis.get(key)
+        if not isinstance(data, bytes):
+            return None
+        try:
+            return self._codec.decode(data)
+        except CorruptEntry:
+            return None  # unreadable (e.g. another version's layout): a miss, overwritten later
+
+    async def set(self, key: str, entry: CacheEntry, ttl_seconds: float) -> None:
+        principal = principal_of_key(key)
+        ttl_ms = max(1, math.ceil(ttl_seconds * 1000))
+        indexes = [PRINCIPAL_PREFIX + principal]
+        indexes += [f"{TAG_PREFIX}{principal}:{tag}" for tag in dict.fromkeys(entry.tags)]
+        payload = self._codec.encode(entry)
+        with mapped("cache set"):
+            await self._set(keys=[key, *indexes], args=[payload, ttl_ms])
+
+    async def purge_tags(self, tags: Sequence[str], scope: str | None = None) -> int:
+        if not tags:
+            return 0
+        if scope is not None:
+            indexes = [f"{TAG_PREFIX}{scope}:{tag}" for tag in dict.fromkeys(tags)]
+        else:
+            indexes = [key async for key in self._tag_indexes_everywhere(tags)]
+        return await self._purge_indexes(indexes)
+
+    async def purge_principal(self, principal: str) -> int:
+        return await self._purge_indexes([PRINCIPAL_PREFIX + principal])
+
+    async def purge_all(self) -> int:
+        deleted = 0
+        batch: list[bytes] = []
+        with mapped("cache purge_all"):
+            async for key in self._redis.scan_iter(match=KEY_PREFIX + "*", count=1000):
+                if key.startswith((b"zc:e:", b"zc:t:", b"zc:p:")):
+                    batch.append(key)
+                if len(batch) >= _BATCH:
+                    deleted += await self._delete(batch)
+                    batch = []
+            deleted += await self._delete(batch)
+        return deleted
+
+    async def _delete(self, keys: list[bytes]) -> int:
+        if not keys:
+            return 0
+        entries = [k for k in keys if k.startswith(ENTRY_PREFIX.encode())]
+        others = [k for k in keys if not k.startswith(ENTRY_PREFIX.encode())]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            if entries:
+                pipe.unlink(*entries)
+            if others:
+                pipe.unlink(*others)
+            results = await pipe.execute()
+        return int(results[0]) if entries else 0
+
+    async def _tag_indexes_everywhere(self, tags: Sequence[str]) -> AsyncIterator[str]:
+        wanted = set(tags)
+        with mapped("cache purge_tags"):
+            for tag in wanted:
+                pattern = f"{TAG_PREFIX}*:{_glob_escape(tag)}"
+                async for raw in self._redis.scan_iter(match=pattern, count=1000):
+                    key = raw.decode()
+                    # the pattern's '*' may swallow part of a tag that contains ':'
+                    if key[len(TAG_PREFIX) :].partition(":")[2] == tag:
+                        yield key
+
+    async def _purge_indexes(self, indexes: list[str]) -> int:
+        deleted = 0
+        with mapped("cache purge"):
+            for start in range(0, len(indexes), _BATCH):
+                deleted += int(await self._purge(keys=indexes[start : start + _BATCH]))
+        return deleted
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
