@@ -49,8 +49,8 @@ def test_when_it_compresses(body: bytes, compressed: bool) -> None:
     assert (len(data) < len(body)) is compressed
 
 
-def frame(codec: int, meta: object, body: bytes, version: int = 1) -> bytes:
-    raw = orjson.dumps(meta)
+def frame(codec: int, meta: list[object], body: bytes, version: int = 1) -> bytes:
+    raw = orjson.dumps([*meta, ""] if len(meta) == 5 else meta)
     return struct.pack(">BBI", version, codec, len(raw)) + raw + body
 
 
@@ -75,6 +75,13 @@ def frame(codec: int, meta: object, body: bytes, version: int = 1) -> bytes:
 def test_refuses_what_it_did_not_write(data: bytes) -> None:
     with pytest.raises(CorruptEntry):
         Codec().decode(data)
+
+
+def test_bytes_stored_for_one_key_do_not_decode_for_another() -> None:
+    data = Codec().encode(entry(b"{}"), "zc:e:tA:1")
+    assert Codec().decode(data, "zc:e:tA:1") == entry(b"{}")
+    with pytest.raises(CorruptEntry, match="another key"):
+        Codec().decode(data, "zc:e:tB:1")
 
 
 def test_entry_headers_keep_only_what_is_worth_replaying() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -84,6 +86,40 @@ async def test_an_unreadable_entry_is_a_miss(redis_client: aioredis.Redis) -> No
     for junk in (b"", b"\x09\x00", b"\x01\x00\x00\x00\x00\x05[1,2", b"\x01\x07\x00\x00\x00\x02[]"):
         await redis_client.set(k, junk)
         assert await store.get(k) is None
+
+
+async def test_an_entry_copied_under_another_key_is_a_miss(redis_client: aioredis.Redis) -> None:
+    store = RedisCacheStore(redis_client)
+    await store.set(key_for("tA"), ENTRY, 60)
+    await redis_client.copy(key_for("tA"), key_for("tB"))
+    assert await store.get(key_for("tB")) is None
+
+
+async def test_cancelled_gets_never_hand_a_reply_to_another_request(redis_url: str) -> None:
+    """reliability-security §3.3: cancel tasks mid-command under load; every reply that does
+    arrive must belong to its own request. (A plain pool raises MaxConnectionsError past 100
+    concurrent commands: the app should use a BlockingConnectionPool, as here.)"""
+    pool = aioredis.BlockingConnectionPool.from_url(redis_url, max_connections=20, timeout=10)
+    client = aioredis.Redis(connection_pool=pool)
+    store = RedisCacheStore(client)
+    keys = [key_for(f"t{i}") for i in range(200)]
+    for i, k in enumerate(keys):
+        await store.set(k, CacheEntry(200, (), f"body-{i}".encode(), 1.0), 60)
+    for _round in range(3):
+        tasks = [asyncio.ensure_future(store.get(k)) for k in keys]
+        for _ in range(3):
+            await asyncio.sleep(0)
+        for task in tasks[::3]:
+            task.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for i, result in enumerate(results):
+            if isinstance(result, CacheEntry):
+                assert result.body == f"body-{i}".encode()
+            else:
+                assert isinstance(result, asyncio.CancelledError)
+        assert sum(isinstance(r, CacheEntry) for r in results) >= len(keys) * 2 // 3
+    await client.aclose()
+    await pool.aclose()
 
 
 def test_refuses_a_client_that_decodes_responses(redis_url: str) -> None:

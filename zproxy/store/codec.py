@@ -1,7 +1,7 @@
 """How a ``CacheEntry`` is laid out as bytes in Redis (no pickle).
 
 Layout: ``version:u8 | codec:u8 | meta_len:u32be | meta (orjson) | body``, where meta is
-``[status, stored_at, [[name, value], ...], [tag, ...], body_len]`` and the body is raw or
+``[status, stored_at, [[name, value], ...], [tag, ...], body_len, key]`` and the body is raw or
 compressed. Bodies under ``MIN_COMPRESS`` bytes are stored raw, as are bodies compression
 does not shrink.
 
@@ -51,7 +51,8 @@ class Codec:
         self._zc = zstandard.ZstdCompressor(level=level) if zstandard is not None else None
         self._zd = zstandard.ZstdDecompressor() if zstandard is not None else None
 
-    def encode(self, entry: CacheEntry) -> bytes:
+    def encode(self, entry: CacheEntry, key: str = "") -> bytes:
+        """``key`` is recorded so ``decode`` can prove the bytes belong to the key asked for."""
         body = entry.body
         codec = RAW
         if len(body) >= MIN_COMPRESS and self.compression != RAW:
@@ -59,11 +60,12 @@ class Codec:
             if len(packed) < len(body):
                 body, codec = packed, self.compression
         meta = orjson.dumps(
-            [entry.status, entry.stored_at, entry.headers, entry.tags, len(entry.body)]
+            [entry.status, entry.stored_at, entry.headers, entry.tags, len(entry.body), key]
         )
         return b"".join((_HEAD.pack(VERSION, codec, len(meta)), meta, body))
 
-    def decode(self, data: bytes) -> CacheEntry:
+    def decode(self, data: bytes, key: str = "") -> CacheEntry:
+        """The entry in ``data``; ``CorruptEntry`` unless it was encoded for ``key``."""
         try:
             version, codec, meta_len = _HEAD.unpack_from(data)
         except struct.error as exc:
@@ -73,11 +75,16 @@ class Codec:
         start = _HEAD.size + meta_len
         view = memoryview(data)
         try:
-            status, stored_at, headers, tags, body_len = orjson.loads(view[_HEAD.size : start])
+            status, stored_at, headers, tags, body_len, owner = orjson.loads(
+                view[_HEAD.size : start]
+            )
         except (orjson.JSONDecodeError, ValueError, TypeError) as exc:
             raise CorruptEntry("bad entry metadata") from exc
         if not (isinstance(status, int) and isinstance(body_len, int) and body_len >= 0):
             raise CorruptEntry("bad entry metadata")
+        if owner != key:
+            # defence in depth against replies crossing requests (redis-py CVE-2023-28858 class)
+            raise CorruptEntry("entry stored for another key")
         body = data[start:] if codec == RAW else self._decompress(codec, view[start:], body_len)
         if len(body) != body_len:
             raise CorruptEntry("body length mismatch")

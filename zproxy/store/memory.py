@@ -46,13 +46,13 @@ class MemoryCacheStore:
     async def get(self, key: str) -> CacheEntry | None:
         self._check()
         data = self._live(key)
-        return None if data is None else self._codec.decode(data)
+        return None if data is None else self._codec.decode(data, key)
 
     async def set(self, key: str, entry: CacheEntry, ttl_seconds: float) -> None:
         self._check()
         principal = principal_of_key(key)
         expires = self._clock.time() + max(ttl_seconds, 0.001)
-        self._entries[key] = (self._codec.encode(entry), expires)
+        self._entries[key] = (self._codec.encode(entry, key), expires)
         self._principals.setdefault(principal, set()).add(key)
         for tag in entry.tags:
             self._tags.setdefault((principal, tag), set()).add(key)

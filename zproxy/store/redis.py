@@ -76,7 +76,7 @@ class RedisCacheStore:
         if not isinstance(data, bytes):
             return None
         try:
-            return self._codec.decode(data)
+            return self._codec.decode(data, key)
         except CorruptEntry:
             return None  # unreadable (e.g. another version's layout): a miss, overwritten later
 
@@ -85,7 +85,7 @@ class RedisCacheStore:
         ttl_ms = max(1, math.ceil(ttl_seconds * 1000))
         indexes = [PRINCIPAL_PREFIX + principal]
         indexes += [f"{TAG_PREFIX}{principal}:{tag}" for tag in dict.fromkeys(entry.tags)]
-        payload = self._codec.encode(entry)
+        payload = self._codec.encode(entry, key)
         with mapped("cache set"):
             await self._set(keys=[key, *indexes], args=[payload, ttl_ms])
 
