@@ -192,7 +192,7 @@ class Breaker:
             return self._permit
         now = self._clock.monotonic()
         if state == _OPEN:
-            wait = self._opened_mono + self.config.reset_timeout - now
+            wait = self.config.reset_timeout - (now - self._opened_mono)
             if wait > 0:
                 return Rejected(self.group, "open", wait)
             self._transition(_HALF, now)
@@ -254,7 +254,7 @@ class Breaker:
         if self._mode != "auto":
             return "open" if self._mode == "force_open" else "closed"
         state = self._storage.state
-        if state == _OPEN and self._clock.monotonic() >= self._opened_at_plus_reset():
+        if state == _OPEN and self._open_remaining() <= 0:
             self._transition(_HALF, self._clock.monotonic())
             state = _HALF
         return _NAMES[state]
@@ -271,12 +271,12 @@ class Breaker:
         if self._mode == "force_open":
             return self.config.reset_timeout
         if state == "open":
-            return max(0.0, self._opened_at_plus_reset() - self._clock.monotonic())
+            return max(0.0, self._open_remaining())
         free = self._probes_issued < self.config.half_open_probes
         return 0.0 if free else _HALF_OPEN_RETRY_AFTER
 
-    def _opened_at_plus_reset(self) -> float:
-        return self._opened_mono + self.config.reset_timeout
+    def _open_remaining(self) -> float:
+        return self.config.reset_timeout - (self._clock.monotonic() - self._opened_mono)
 
     def set_mode(self, mode: Mode) -> None:
         """auto | force_open (planned maintenance) | force_closed. Leaving force_open for auto
