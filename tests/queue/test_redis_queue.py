@@ -12,7 +12,7 @@ from tests.queue.helpers import KEY, T0, make_write
 from zproxy.clock import FakeClock
 from zproxy.errors import NotDurable, StoreUnavailable
 from zproxy.queue.crypto import Cipher
-from zproxy.queue.durability import DurabilityFacts, evaluate
+from zproxy.queue.durability import DurabilityFacts, DurabilityStatus, evaluate
 from zproxy.queue.redis_queue import RedisWriteQueue, queue_redis_client
 from zproxy.redis_embedded import RedisServer, free_port
 
@@ -192,3 +192,17 @@ def test_durability_decision_table() -> None:
     assert not evaluate(facts(aof_enabled=False, has_waitaof=True)).ok
     assert not evaluate(facts(aof_last_write_ok=False)).ok
     assert not evaluate(facts(maxmemory_policy="volatile-lru", has_waitaof=True)).ok
+
+
+async def test_unconfirmed_waitaof_refuses_and_rolls_back(rq: RedisWriteQueue) -> None:
+    # Redis 7.0 has no WAITAOF: pretend the check chose it, so the per-write confirmation fails.
+    rq._status = DurabilityStatus(True, "pretend", "waitaof")
+    rq._checked_at = rq._clock.monotonic()
+    write = make_write(1)
+    with pytest.raises(NotDurable):
+        await rq.enqueue(write)
+    assert await rq.get(write.id) is None
+    assert await rq.depth() == 0
+    # Nothing half-queued: the same key is free for the client's retry.
+    await rq.check_durability()
+    assert (await rq.enqueue(make_write(1))).created

@@ -20,13 +20,17 @@ OK = ReplayResult(200, b'{"success": true}')
 
 
 class Recorder(NullListener):
-    def __init__(self) -> None:
+    def __init__(self, expect: int = 0) -> None:
+        self.expect = expect
+        self.all_applied = asyncio.Event()
         self.applied: list[str] = []
         self.retried: list[tuple[str, float, str]] = []
         self.dead: list[tuple[str, str, int | None]] = []
 
     async def on_applied(self, write: QueuedWrite, status: int, body: bytes) -> None:
         self.applied.append(write.id)
+        if len(self.applied) == self.expect:
+            self.all_applied.set()
 
     async def on_retried(self, write: QueuedWrite, delay: float, reason: str) -> None:
         self.retried.append((write.id, delay, reason))
@@ -213,10 +217,9 @@ async def test_run_drains_until_stopped(queue: WriteQueue, clock: FakeClock) -> 
 
     r, listener = replayer(queue, send, clock, sleep=sleep, poll_interval=0.5)
     task = asyncio.create_task(r.run())
-    for _ in range(1000):
-        if len(listener.applied) == 9:
-            break
-        await asyncio.sleep(0)
+
+    listener.expect = 9
+    await asyncio.wait_for(listener.all_applied.wait(), 10)
     r.stop()
     await asyncio.wait_for(task, 5)
     assert sorted(listener.applied) == sorted(w.id for w in writes)

@@ -87,6 +87,11 @@ def _opt_float(value: Any) -> float | None:
     return None if value in (None, b"", "") else float(_s(value))
 
 
+def _confirmed(reply: Any) -> bool:
+    """WAITAOF answers [local fsyncs, replica fsyncs]; we need >= 1 local."""
+    return isinstance(reply, list | tuple) and bool(reply) and int(reply[0]) >= 1
+
+
 @contextlib.asynccontextmanager
 async def _mapped() -> AsyncIterator[None]:
     try:
@@ -173,20 +178,34 @@ class RedisWriteQueue:
             repr(write.accepted_at),
             self._dedupe_ttl,
         ]
-        async with _mapped():
-            pipe = self._r.pipeline(transaction=False)
-            await self._scripts["ENQUEUE"](keys=[idem], args=args, client=pipe)
-            if status.mode == "waitaof":
-                pipe.execute_command("WAITAOF", 1, 0, self._waitaof_ms)
-            replies = await pipe.execute()
+        try:
+            async with _mapped():
+                replies = await self._enqueue_round_trip(idem, args, status.mode == "waitaof")
+        except StoreUnavailable:
+            # The script may have run before the connection failed: a 503 must not be replayed.
+            await self._rollback(write.id)
+            raise
+        if isinstance(replies[0], Exception):
+            raise StoreUnavailable(f"enqueue failed: {type(replies[0]).__name__}")
         code, write_id = int(replies[0][0]), _s(replies[0][1])
         if code == 2:
             raise IdempotencyMismatch(write_id)
-        if status.mode == "waitaof" and not (replies[1] and int(replies[1][0]) >= 1):
+        if status.mode == "waitaof" and not _confirmed(replies[1]):
             if code == 1:
                 await self._rollback(write_id)
             raise NotDurable("WAITAOF did not confirm a local fsync in time")
         return EnqueueResult(write_id, created=code == 1)
+
+    async def _enqueue_round_trip(
+        self, idem: str, args: builtins.list[Any], waitaof: bool
+    ) -> builtins.list[Any]:
+        """The script and WAITAOF in one pipeline: one connection, one round trip."""
+        pipe = self._r.pipeline(transaction=False)
+        await self._scripts["ENQUEUE"](keys=[idem], args=args, client=pipe)
+        if waitaof:
+            pipe.execute_command("WAITAOF", 1, 0, self._waitaof_ms)
+        replies: builtins.list[Any] = await pipe.execute(raise_on_error=False)
+        return replies
 
     async def _rollback(self, write_id: str) -> None:
         try:

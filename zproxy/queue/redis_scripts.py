@@ -174,7 +174,10 @@ local f = redis.call('HMGET', h, 'state', 'okh', 'sid', 'idem')
 if f[1] == 'queued' then
   local line = P .. 'k:' .. f[2]
   redis.call('LREM', line, 1, ARGV[2])
-  if redis.call('LLEN', line) == 0 then redis.call('ZREM', P .. 'ready', f[2]) end
+  if redis.call('LLEN', line) == 0 then
+    redis.call('ZREM', P .. 'ready', f[2])
+    redis.call('DEL', P .. 'lease:' .. f[2])
+  end
   if f[3] then
     redis.call('XACK', P .. 'log', 'replay', f[3])
     redis.call('XDEL', P .. 'log', f[3])

@@ -231,6 +231,7 @@ class MemoryWriteQueue:
         else:
             self._lines.pop(key, None)
             self._hold.pop(key, None)
+            self._leases.pop(key, None)
 
     async def retry(self, write_id: str, now: float) -> bool:
         record = self._records.get(write_id)
