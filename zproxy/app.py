@@ -23,12 +23,22 @@ from zproxy.admin import build_admin_app
 from zproxy.clock import Clock, SystemClock
 from zproxy.config import Settings
 from zproxy.http_server import ProxyServer
+from zproxy.identity import Identities
 from zproxy.observability.logging import configure_logging
 from zproxy.observability.metrics import Metrics
+from zproxy.policy.keys import Hasher
 from zproxy.proxy import ProxyHandler
 from zproxy.redis_embedded import RedisServer
 from zproxy.services import Services
+from zproxy.store.coalesce import Coalescer, RedisLock
+from zproxy.store.principals import PrincipalStore
+from zproxy.store.redis import RedisCacheStore
+from zproxy.upstream.breaker import BreakerConfig, BreakerSet
+from zproxy.upstream.breaker_sync import BreakerSync
 from zproxy.upstream.client import UpstreamClient
+from zproxy.upstream.gateway import Gateway
+from zproxy.upstream.limiter import ConcurrencyLimiter, LimiterConfig
+from zproxy.upstream.retry import RetryBudget, RetryConfig, RetryPolicy
 
 log = structlog.get_logger("zproxy.app")
 _SECRET_KEY = "zproxy:cache-secret"  # noqa: S105 - a Redis key name, not a secret
@@ -86,18 +96,77 @@ async def cache_secret(settings: Settings, redis: Redis) -> bytes:
     return secrets.token_bytes(32)
 
 
+def _breakers(settings: Settings, clock: Clock, metrics: Metrics) -> BreakerSet:
+    configs = {
+        group: BreakerConfig(
+            failure_threshold=b.fail_max,
+            failure_ratio=b.failure_ratio,
+            ratio_window=b.window,
+            min_calls=b.min_volume,
+            reset_timeout=b.reset_timeout,
+            half_open_probes=b.half_open_probes,
+        )
+        for group, b in settings.breakers.items()
+    }
+    return BreakerSet(clock, configs, listeners=[metrics])
+
+
+def _gateway(
+    settings: Settings,
+    clock: Clock,
+    metrics: Metrics,
+    upstream: UpstreamClient,
+    breakers: BreakerSet,
+) -> Gateway:
+    r = settings.retry
+    retry_config = RetryConfig(
+        max_attempts=r.max_attempts,
+        base_delay=r.base_delay,
+        max_delay=r.max_delay,
+        deadline=r.deadline,
+        budget_ratio=r.budget_ratio,
+        budget_window=r.budget_window,
+    )
+    retry = RetryPolicy(
+        retry_config, clock, budget=RetryBudget.from_config(retry_config, clock, metrics)
+    )
+    limiter = ConcurrencyLimiter(
+        LimiterConfig(pools=dict(settings.upstream.pools), max_wait=settings.upstream.pool_wait),
+        clock,
+        listener=metrics,
+    )
+    return Gateway(upstream, breakers, limiter, retry, metrics, clock)
+
+
 async def start(settings: Settings, redis: Redis, *, clock: Clock | None = None) -> Running:
+    clock = clock or SystemClock()
     metrics = Metrics()
     upstream = UpstreamClient(settings.upstream)
     await upstream.open()
+    hasher = Hasher(await cache_secret(settings, redis))
+    cache = RedisCacheStore(redis)
+    breakers = _breakers(settings, clock, metrics)
     services = Services(
         settings=settings,
         metrics=metrics,
-        clock=clock or SystemClock(),
+        clock=clock,
         upstream=upstream,
         redis=redis,
+        hasher=hasher,
+        identities=Identities(hasher, PrincipalStore(redis, clock), cache),
+        cache=cache,
+        coalescer=Coalescer(
+            RedisLock(redis, ttl=settings.cache.lock_ms / 1000),
+            clock=clock,
+            wait=settings.upstream.total_timeout,
+        ),
+        breakers=breakers,
+        gateway=_gateway(settings, clock, metrics, upstream, breakers),
     )
     services.readiness_checks.append(lambda: redis_ready(services))
+    sync = BreakerSync(redis, breakers)
+    await sync.start()
+    services.stoppers.append(sync.stop)
     handler = ProxyHandler(services)
     server = ProxyServer(
         handler,
@@ -138,7 +207,12 @@ async def start(settings: Settings, redis: Redis, *, clock: Clock | None = None)
 async def stop(running: Running) -> None:
     await running.proxy_runner.cleanup()
     await running.admin_runner.cleanup()
-    await running.services.upstream.close()
+    services = running.services
+    for task in list(services.background):
+        task.cancel()
+    for stopper in reversed(services.stoppers):
+        await stopper()
+    await services.upstream.close()
 
 
 async def serve(settings: Settings) -> int:

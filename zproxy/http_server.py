@@ -29,7 +29,10 @@ class _JsonErrorRequestHandler(RequestHandler):
     ) -> web.StreamResponse:
         if request.writer.output_size > 0:
             raise ConnectionError("response already started; closing the connection")
-        log.warning("http_error", status=status, error=type(exc).__name__ if exc else None)
+        if status >= 500 and exc is not None:
+            log.error("unhandled_error", status=status, exc_info=exc)
+        else:
+            log.warning("http_error", status=status, error=type(exc).__name__ if exc else None)
         if status >= 500:
             code, text = "ZPROXY_INTERNAL_ERROR", "zproxy failed to handle the request"
         else:

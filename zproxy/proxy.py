@@ -22,6 +22,7 @@ from zproxy.policy.headers import request_headers, response_headers
 from zproxy.policy.routes import RouteMatch
 from zproxy.policy.target import validate_target
 from zproxy.services import Services
+from zproxy.upstream.gateway import UpstreamCall
 
 log = structlog.get_logger("zproxy.proxy")
 _CHUNK = 64 * 1024
@@ -73,6 +74,16 @@ class ProxyHandler:
         self.routes = services.settings.routes
 
     async def dispatch(self, ex: Exchange) -> web.StreamResponse:
+        route = ex.match.route if ex.match else None
+        method = ex.request.method
+        if (
+            route is not None
+            and route.read is not None
+            and (method == "GET" or (method == "POST" and route.read.body_keyed))
+        ):
+            from zproxy.proxy_reads import handle_read
+
+            return await handle_read(self, ex)
         return await stream_through(self, ex)
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
@@ -104,16 +115,17 @@ class ProxyHandler:
 
     def upstream_error(self, ex: Exchange, exc: UpstreamError) -> web.Response:
         messages = {
-            503: "Zuora could not be reached",
+            503: "Zuora is unavailable",
             504: "Zuora did not answer in time",
             502: "Zuora's response could not be used",
         }
+        retry_after = getattr(exc, "retry_after", None) or 5.0
         return error_response(
             exc.status,
             exc.code,
             messages.get(exc.status, "Upstream failed"),
             ex.request_id,
-            headers={"Retry-After": "5"},
+            headers={"Retry-After": str(max(1, int(retry_after + 0.999)))},
         )
 
     def decorate(self, ex: Exchange, response: web.StreamResponse) -> None:
@@ -193,20 +205,31 @@ async def stream_through(proxy: ProxyHandler, ex: Exchange) -> web.StreamRespons
         if request.body_exists
         else None
     )
-    started = time.perf_counter()
+    route = ex.match.route if ex.match else None
+    method = request.method
+    group = (
+        route.breaker_group(method)
+        if route
+        else ("reads" if method in ("GET", "HEAD", "OPTIONS") else "writes")
+    )
+    call = UpstreamCall(
+        ex.route_name,
+        group,
+        route.pool if route else "default",
+        method,
+        ex.path_qs,
+        ex.forward_headers(),
+    )
     try:
-        upstream = await services.upstream.open_stream(
-            request.method, ex.path_qs, ex.forward_headers(), body
-        )
+        async with services.gateway.stream(call, body) as upstream:
+            if upstream.status in (401, 403):
+                await services.identities.refused(request.headers)
+            return await _relay(proxy, ex, upstream)
     except UpstreamError:
         # A bad request body surfaces as an upstream failure: report the client's fault.
         if body_errors:
             raise body_errors[0] from None
         raise
-    try:
-        return await _relay(proxy, ex, upstream, started)
-    finally:
-        upstream.release()
 
 
 async def _recording(
@@ -221,13 +244,10 @@ async def _recording(
 
 
 async def _relay(
-    proxy: ProxyHandler, ex: Exchange, upstream: aiohttp.ClientResponse, started: float
+    proxy: ProxyHandler, ex: Exchange, upstream: aiohttp.ClientResponse
 ) -> web.StreamResponse:
     services = proxy.s
     request = ex.request
-    services.metrics.on_upstream(
-        ex.route_name, _outcome(upstream.status), time.perf_counter() - started
-    )
     ex.upstream_status = upstream.status
     response = web.StreamResponse(status=upstream.status)
     for name, value in response_headers(upstream.headers.items()):
@@ -252,13 +272,3 @@ async def _relay(
         return response
     await response.write_eof()
     return response
-
-
-def _outcome(status: int) -> str:
-    if status >= 500:
-        return "5xx"
-    if status == 429:
-        return "429"
-    if status >= 400:
-        return "4xx"
-    return "ok"

@@ -3,8 +3,10 @@ root) and handed to the edges. Nothing here creates anything: it only holds refe
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 
@@ -13,6 +15,15 @@ from zproxy.config import Settings
 from zproxy.observability.metrics import Metrics
 from zproxy.upstream.client import UpstreamClient
 
+if TYPE_CHECKING:
+    from zproxy.identity import Identities
+    from zproxy.policy.keys import Hasher
+    from zproxy.store.cache import CacheStore
+    from zproxy.store.coalesce import Coalescer
+    from zproxy.upstream.breaker import BreakerSet
+    from zproxy.upstream.gateway import Gateway
+    from zproxy.writes_service import WriteService
+
 
 @dataclass(slots=True)
 class Services:
@@ -20,8 +31,19 @@ class Services:
     metrics: Metrics
     clock: Clock
     upstream: UpstreamClient
-    redis: Redis | None = None
+    redis: Redis
+    hasher: Hasher
+    identities: Identities
+    cache: CacheStore
+    coalescer: Coalescer
+    breakers: BreakerSet
+    gateway: Gateway
+    writes: WriteService | None = None
     #: Async checks returning a reason when zproxy is not ready (for /readyz).
     readiness_checks: list[Callable[[], Awaitable[str | None]]] = field(default_factory=list)
     #: Called before /metrics renders, to refresh gauges read from Redis.
     metrics_refreshers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: Awaited in reverse order at shutdown (background loops).
+    stoppers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: Background tasks (revalidations) kept referenced until they finish.
+    background: set[asyncio.Task[Any]] = field(default_factory=set)

@@ -37,13 +37,19 @@ class Metrics:
         )
         self.breaker_state = Gauge(
             "zproxy_breaker_state",
-            "Breaker state: 0 closed, 1 half-open, 2 open",
+            "Worst breaker state: 0 closed, 1 half-open, 2 open",
+            registry=r,
+        )
+        self.breaker_group_state = Gauge(
+            "zproxy_breaker_group_state",
+            "Breaker state per route group (0, 1, 2)",
             ["group"],
             registry=r,
         )
         self.breaker_transitions = Counter(
-            "zproxy_breaker_transitions", "Breaker state changes", ["group", "to"], registry=r
+            "zproxy_breaker_transitions", "Breaker state changes", ["to"], registry=r
         )
+        self._group_states: dict[str, int] = {}
         self.retries = Counter(
             "zproxy_retries", "Upstream retries of safe requests", ["result"], registry=r
         )
@@ -69,7 +75,8 @@ class Metrics:
             "zproxy_redis_errors", "Redis operations that failed", ["op"], registry=r
         )
         for group in ("reads", "writes"):
-            self.breaker_state.labels(group).set(0)
+            self.breaker_group_state.labels(group).set(0)
+        self.breaker_state.set(0)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -87,14 +94,25 @@ class Metrics:
             self.upstream_duration.labels(route).observe(seconds)
 
     def on_transition(self, group: str, old: str, new: str) -> None:
-        self.breaker_state.labels(group).set(BREAKER_STATE_VALUE.get(new, 0))
-        self.breaker_transitions.labels(group, new).inc()
+        value = BREAKER_STATE_VALUE.get(new, 0)
+        self._group_states[group] = value
+        self.breaker_group_state.labels(group).set(value)
+        self.breaker_state.set(max(self._group_states.values()))
+        self.breaker_transitions.labels(new).inc()
 
-    def on_retry(self, result: str) -> None:
-        self.retries.labels(result).inc()
+    # retry budget listener
+    def on_retried(self) -> None:
+        self.retries.labels("retried").inc()
 
-    def on_limiter(self, pool: str, event: str) -> None:
-        self.limiter.labels(pool, event).inc()
+    def on_budget_exhausted(self) -> None:
+        self.retries.labels("budget_exhausted").inc()
+
+    # limiter listener
+    def on_wait(self, pool: str, reason: str, seconds: float) -> None:
+        self.limiter.labels(pool, f"waited_{reason}").inc()
+
+    def on_reject(self, pool: str, reason: str) -> None:
+        self.limiter.labels(pool, f"rejected_{reason}").inc()
 
     def on_write(self, route: str, result: str) -> None:
         self.writes.labels(route, result).inc()

@@ -1,0 +1,94 @@
+"""Who is calling: the edge's side of identity scoping (the pure part is policy.keys).
+
+Bearer tokens resolve to the principal learned from ``/oauth/token`` (so rotated tokens of one
+client share cache entries); anything else, or a token never seen, hashes to its own principal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+import orjson
+import structlog
+
+from zproxy.errors import StoreUnavailable
+from zproxy.policy.keys import (
+    Credential,
+    Hasher,
+    Identity,
+    credential_of,
+    fallback_principal,
+    identity_of,
+    principal_from_token_response,
+    token_hash,
+)
+from zproxy.store.cache import CacheStore
+from zproxy.store.principals import PrincipalStore
+
+log = structlog.get_logger("zproxy.identity")
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    identity: Identity
+    credential: Credential
+    token_hash: str | None
+
+
+class Identities:
+    def __init__(self, hasher: Hasher, principals: PrincipalStore, cache: CacheStore) -> None:
+        self.hasher = hasher
+        self.principals = principals
+        self.cache = cache
+
+    async def caller(self, headers: Mapping[str, str]) -> Caller | None:
+        """The request's identity, or None without credentials (never served from cache)."""
+        credential = credential_of(headers)
+        if credential is None:
+            return None
+        th: str | None = None
+        principal: str | None = None
+        if credential.kind == "token":
+            th = token_hash(self.hasher, credential.value)
+            try:
+                principal = await self.principals.lookup(th)
+            except StoreUnavailable:
+                principal = None
+        if principal is None:
+            principal = fallback_principal(self.hasher, credential)
+        return Caller(identity_of(headers, principal), credential, th)
+
+    async def learn_token(self, request_body: bytes, response_body: bytes) -> None:
+        """A ``/oauth/token`` 200 passed through: remember which principal the token is."""
+        try:
+            form = parse_qs(request_body.decode("ascii", "replace"))
+            doc = orjson.loads(response_body)
+        except (ValueError, orjson.JSONDecodeError):
+            return
+        if not isinstance(doc, dict):
+            return
+        client_ids = form.get("client_id") or []
+        client_id = client_ids[0] if client_ids else None
+        grant = principal_from_token_response(client_id, doc, self.hasher)
+        if grant is None:
+            return
+        try:
+            await self.principals.remember(
+                token_hash(self.hasher, grant.access_token), grant.principal, grant.expires_in
+            )
+        except StoreUnavailable:
+            log.warning("token_not_learned", reason="redis unavailable")
+
+    async def refused(self, headers: Mapping[str, str]) -> None:
+        """Zuora answered 401/403: that credential's mapping and cached entries go."""
+        caller = await self.caller(headers)
+        if caller is None:
+            return
+        try:
+            if caller.token_hash is not None:
+                await self.principals.forget(caller.token_hash)
+            await self.cache.purge_principal(caller.identity.principal)
+        except StoreUnavailable:
+            log.warning("purge_after_401_failed", reason="redis unavailable")

@@ -1,0 +1,273 @@
+"""The read path of cacheable routes: identity -> key -> ``decide_read`` -> execute.
+
+One Redis round trip on a hit (the entry GET; the token->principal map is usually answered by
+an in-process LRU). Misses and revalidations are coalesced per key, in-process and across
+workers; a failed fetch falls back to stale-if-error inside its window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from typing import assert_never
+
+import orjson
+import structlog
+from aiohttp import web
+
+from zproxy.errors import StoreUnavailable, UpstreamError
+from zproxy.http_common import error_response
+from zproxy.identity import Caller
+from zproxy.policy import reads as rp
+from zproxy.policy.headers import response_headers
+from zproxy.policy.keys import cache_key
+from zproxy.policy.routes import ReadPolicy, render_tags
+from zproxy.proxy import Exchange, ProxyHandler, read_body
+from zproxy.store.cache import CacheEntry, entry_headers
+from zproxy.upstream.gateway import UpstreamCall
+
+log = structlog.get_logger("zproxy.reads")
+_FAILED_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    stored: bool
+    #: Set when the answer was read back from the cache (another worker fetched it).
+    entry: CacheEntry | None = None
+
+
+@dataclass(slots=True)
+class ReadContext:
+    proxy: ProxyHandler
+    ex: Exchange
+    policy: ReadPolicy
+    call: UpstreamCall
+    caller: Caller | None
+    key: str | None
+    entry: CacheEntry | None
+    cache_ok: bool
+
+
+async def handle_read(proxy: ProxyHandler, ex: Exchange) -> web.StreamResponse:
+    s = proxy.s
+    assert ex.match is not None
+    assert ex.match.route.read is not None
+    route, policy = ex.match.route, ex.match.route.read
+    request = ex.request
+    body = (
+        await read_body(
+            request, s.settings.server.max_request_body, s.settings.server.body_read_timeout
+        )
+        if request.method == "POST"
+        else None
+    )
+    caller = await s.identities.caller(request.headers)
+    key: str | None = None
+    if caller is not None:
+        digest = _body_digest(body) if body is not None else None
+        key = cache_key(s.hasher, caller.identity, request.method, ex.path, ex.query, digest)
+    entry, cache_ok = await _lookup(proxy, key)
+    group = route.breaker_group(request.method)
+    call = UpstreamCall(
+        route.name,
+        group,
+        route.pool,
+        request.method,
+        ex.path_qs,
+        ex.forward_headers(drop_accept_encoding=True),
+        body,
+        retry_safe=request.method == "GET" or policy.retry,
+    )
+    ctx = ReadContext(proxy, ex, policy, call, caller, key, entry, cache_ok)
+    action = rp.decide_read(
+        entry=entry,
+        now=s.clock.time(),
+        policy=policy,
+        upstream_open=s.gateway.is_open(group),
+        has_identity=caller is not None,
+        request_no_cache=rp.request_wants_revalidation(request.headers),
+        request_no_store=rp.request_forbids_store(request.headers) or not cache_ok,
+        retry_after=s.gateway.breaker(group).retry_after(),
+    )
+    return await _execute(ctx, action)
+
+
+async def _execute(ctx: ReadContext, action: rp.ReadAction) -> web.StreamResponse:
+    s = ctx.proxy.s
+    route = ctx.ex.route_name
+    if isinstance(action, rp.ServeFresh):
+        s.metrics.on_cache(route, "hit")
+        return _from_entry(ctx, action, action.age)
+    if isinstance(action, rp.ServeStaleAndRevalidate):
+        s.metrics.on_cache(route, "stale")
+        _revalidate_in_background(ctx)
+        return _from_entry(ctx, action, action.age)
+    if isinstance(action, rp.ServeStaleIfError):
+        s.metrics.on_cache(route, "stale_if_error")
+        return _from_entry(ctx, action, action.age)
+    if isinstance(action, rp.Unavailable):
+        s.metrics.on_cache(route, "miss")
+        return _unavailable(ctx, action, action.retry_after)
+    if isinstance(action, rp.Bypass):
+        s.metrics.on_cache(route, "bypass")
+        return await _fetch(ctx, action)
+    if isinstance(action, rp.Fetch):
+        s.metrics.on_cache(route, "miss")
+        return await _fetch(ctx, action)
+    assert_never(action)
+
+
+async def _lookup(proxy: ProxyHandler, key: str | None) -> tuple[CacheEntry | None, bool]:
+    if key is None:
+        return None, False
+    try:
+        return await proxy.s.cache.get(key), True
+    except StoreUnavailable:
+        proxy.s.metrics.on_redis_error("cache_get")
+        return None, False
+
+
+def _body_digest(body: bytes) -> str:
+    """POST reads share an entry when their JSON is the same, whatever the key order."""
+    try:
+        canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONDecodeError:
+        canonical = body
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def _status_header(ctx: ReadContext, value: str) -> None:
+    ctx.ex.cache = value
+    ctx.ex.extra_headers["Cache-Status"] = value
+
+
+def _from_entry(ctx: ReadContext, action: rp.CacheOutcome, age: float) -> web.Response:
+    entry = ctx.entry
+    assert entry is not None
+    _status_header(ctx, rp.cache_status(action))
+    resp = web.Response(status=entry.status, body=entry.body)
+    for name, value in entry.headers:
+        resp.headers.add(name, value)
+    resp.headers["Age"] = rp.age_header(age)
+    return resp
+
+
+def _unavailable(ctx: ReadContext, action: rp.CacheOutcome, retry_after: float) -> web.Response:
+    _status_header(ctx, rp.cache_status(action))
+    seconds = str(max(1, int(retry_after + 0.999)))
+    return error_response(
+        503,
+        "ZPROXY_UPSTREAM_UNAVAILABLE",
+        "Zuora is unavailable and no cached answer can be served",
+        ctx.ex.request_id,
+        headers={"Retry-After": seconds},
+    )
+
+
+async def _fetch_and_store(ctx: ReadContext, store: bool) -> Fetched:
+    s = ctx.proxy.s
+    resp = await s.gateway.send(ctx.call)
+    ctx.ex.upstream_status = resp.status
+    headers = tuple(response_headers(resp.headers.items()))
+    stored = False
+    if store and ctx.key is not None and _storable(ctx, resp.status, resp.headers, resp.body):
+        assert ctx.ex.match is not None
+        tags = tuple(render_tags(ctx.policy.tags, ctx.ex.match.params))
+        entry = CacheEntry(
+            resp.status, entry_headers(resp.headers.items()), resp.body, s.clock.time(), tags
+        )
+        try:
+            await s.cache.set(ctx.key, entry, ctx.policy.ttl)
+            stored = True
+        except StoreUnavailable:
+            s.metrics.on_redis_error("cache_set")
+    if resp.status in (401, 403):
+        await s.identities.refused(ctx.ex.request.headers)
+    return Fetched(resp.status, headers, resp.body, stored)
+
+
+def _storable(ctx: ReadContext, status: int, headers: object, body: bytes) -> bool:
+    from multidict import CIMultiDictProxy
+
+    assert isinstance(headers, CIMultiDictProxy)
+    if headers.get("Content-Encoding", "identity").lower() != "identity":
+        return False  # we asked for identity; never store an encoding we'd have to replay
+    success = rp.body_success(body, headers.get("Content-Type")) if status == 200 else None
+    return rp.is_storable(
+        status, headers, success, len(body), ctx.proxy.s.settings.cache.max_entry_bytes
+    )
+
+
+async def _read_back(ctx: ReadContext) -> Fetched | None:
+    """A waiter's view: the entry another worker stored, if newer than what we held."""
+    assert ctx.key is not None
+    entry = await ctx.proxy.s.cache.get(ctx.key)
+    if entry is None or (ctx.entry is not None and entry.stored_at <= ctx.entry.stored_at):
+        return None
+    return Fetched(entry.status, entry.headers, entry.body, True, entry)
+
+
+async def _fetch(ctx: ReadContext, action: rp.Fetch | rp.Bypass) -> web.StreamResponse:
+    s = ctx.proxy.s
+    store = isinstance(action, rp.Fetch) and action.store
+    try:
+        if ctx.key is None:
+            fetched = await _fetch_and_store(ctx, False)
+        else:
+            fetched = await s.coalescer.run(
+                ctx.key, lambda: _fetch_and_store(ctx, store), lambda: _read_back(ctx)
+            )
+    except UpstreamError as exc:
+        return _after_failure(ctx, exc, None)
+    if fetched.status in _FAILED_STATUS and isinstance(action, rp.Fetch):
+        return _after_failure(ctx, None, fetched)
+    if fetched.stored and isinstance(action, rp.Fetch) and action.reason != "miss":
+        s.metrics.on_cache(ctx.ex.route_name, "revalidated")
+    _status_header(ctx, rp.cache_status(action, stored=fetched.stored, fwd_status=fetched.status))
+    resp = web.Response(status=fetched.status, body=fetched.body)
+    for name, value in fetched.headers:
+        resp.headers.add(name, value)
+    return resp
+
+
+def _after_failure(
+    ctx: ReadContext, exc: UpstreamError | None, fetched: Fetched | None
+) -> web.StreamResponse:
+    s = ctx.proxy.s
+    fallback = rp.on_fetch_failure(entry=ctx.entry, now=s.clock.time(), policy=ctx.policy)
+    if isinstance(fallback, rp.ServeStaleIfError) and ctx.entry is not None:
+        s.metrics.on_cache(ctx.ex.route_name, "stale_if_error")
+        return _from_entry(ctx, fallback, fallback.age)
+    _status_header(ctx, rp.cache_status(fallback))
+    if fetched is not None:
+        resp = web.Response(status=fetched.status, body=fetched.body)
+        for name, value in fetched.headers:
+            resp.headers.add(name, value)
+        return resp
+    assert exc is not None
+    raise exc
+
+
+def _revalidate_in_background(ctx: ReadContext) -> None:
+    s = ctx.proxy.s
+    assert ctx.key is not None
+    key = ctx.key
+
+    async def revalidate() -> None:
+        try:
+            result = await s.coalescer.revalidate_once(key, lambda: _fetch_and_store(ctx, True))
+            if result is not None and result.stored:
+                s.metrics.on_cache(ctx.ex.route_name, "revalidated")
+        except UpstreamError as exc:
+            log.info("revalidation_failed", route=ctx.ex.route_name, error=type(exc).__name__)
+        except Exception:
+            log.exception("revalidation_crashed", route=ctx.ex.route_name)
+
+    task = asyncio.create_task(revalidate())
+    s.background.add(task)
+    task.add_done_callback(s.background.discard)
