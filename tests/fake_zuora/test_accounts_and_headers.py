@@ -10,17 +10,30 @@ import pytest
 from tests.fake_zuora.helpers import NEW_ACCOUNT, Api
 
 IRONBANK_WORDS = (
-    "API_DISABLED", "CANNOT_DELETE", "DUPLICATE_VALUE", "INVALID_FIELD", "INVALID_ID",
-    "INVALID_TYPE", "INVALID_VALUE", "LOCK_COMPETITION", "MALFORMED_QUERY",
-    "MISSING_REQUIRED_VALUE", "REQUEST_EXCEEDED_LIMIT", "REQUEST_EXCEEDED_RATE",
-    "TEMPORARY_ERROR", "TRANSACTION_FAILED", "TRANSACTION_TERMINATED", "TRANSACTION_TIMEOUT",
+    "API_DISABLED",
+    "CANNOT_DELETE",
+    "DUPLICATE_VALUE",
+    "INVALID_FIELD",
+    "INVALID_ID",
+    "INVALID_TYPE",
+    "INVALID_VALUE",
+    "LOCK_COMPETITION",
+    "MALFORMED_QUERY",
+    "MISSING_REQUIRED_VALUE",
+    "REQUEST_EXCEEDED_LIMIT",
+    "REQUEST_EXCEEDED_RATE",
+    "TEMPORARY_ERROR",
+    "TRANSACTION_FAILED",
+    "TRANSACTION_TERMINATED",
+    "TRANSACTION_TIMEOUT",
     "UNKNOWN_ERROR",
-)  # fmt: skip
+)
 
 
 async def test_get_account_has_the_v1_shape_and_zuora_headers(api: Api) -> None:
     reply = await api.get("/v1/accounts/A00000001", headers={"Zuora-Track-Id": "trace-1"})
-    assert reply.status == 200 and reply.body["success"] is True
+    assert reply.status == 200
+    assert reply.body["success"] is True
     assert set(reply.body) >= {
         "basicInfo",
         "billingAndPayment",
@@ -31,8 +44,14 @@ async def test_get_account_has_the_v1_shape_and_zuora_headers(api: Api) -> None:
     assert reply.body["basicInfo"]["accountNumber"] == "A00000001"
     assert uuid.UUID(reply.headers["Zuora-Request-Id"])
     assert reply.headers["Zuora-Track-Id"] == "trace-1"
-    for header in ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
-                   "Concurrency-Limit-Type", "Concurrency-Limit-Limit", "Concurrency-Limit-Remaining"):  # fmt: skip
+    for header in (
+        "RateLimit-Limit",
+        "RateLimit-Remaining",
+        "RateLimit-Reset",
+        "Concurrency-Limit-Type",
+        "Concurrency-Limit-Limit",
+        "Concurrency-Limit-Remaining",
+    ):
         assert reply.headers[header]
     by_id = await api.get(f"/v1/accounts/{reply.body['basicInfo']['id']}")
     assert by_id.body["basicInfo"]["accountNumber"] == "A00000001"
@@ -47,14 +66,16 @@ async def test_remaining_rate_limit_counts_down(api: Api) -> None:
 async def test_not_found_is_200_success_false_with_50000040(api: Api) -> None:
     reply = await api.get("/v1/accounts/NOPE")
     assert reply.status == 200
-    assert reply.body["success"] is False and reply.body["processId"]
+    assert reply.body["success"] is False
+    assert reply.body["processId"]
     assert reply.body["requestId"] == reply.headers["Zuora-Request-Id"]
     assert reply.body["reasons"][0]["code"] == 50000040
 
 
 async def test_unknown_routes_404_in_a_zuora_shape(api: Api) -> None:
     reply = await api.get("/v1/no/such/thing")
-    assert reply.status == 404 and reply.body["success"] is False
+    assert reply.status == 404
+    assert reply.body["success"] is False
     assert "Zuora-Request-Id" in reply.headers
     assert (await api.call("DELETE", "/v1/accounts/A00000001")).status == 405
 
@@ -63,24 +84,29 @@ async def test_summary_lists_subscriptions_invoices_and_payments(api: Api) -> No
     body = (await api.get("/v1/accounts/A00000001/summary")).body
     assert body["success"] is True
     assert body["basicInfo"]["accountNumber"] == "A00000001"
-    assert isinstance(body["subscriptions"], list) and body["invoices"]
+    assert isinstance(body["subscriptions"], list)
+    assert body["invoices"]
     assert all("paymentNumber" in p for p in body["payments"])
 
 
 async def test_create_then_read_then_update_an_account(api: Api) -> None:
     created = await api.post("/v1/accounts", {**NEW_ACCOUNT, "crmId": "crm-1", "Tier__c": "gold"})
-    assert created.status == 200 and created.body["success"] is True
+    assert created.status == 200
+    assert created.body["success"] is True
     number = created.body["accountNumber"]
-    assert created.body["billToContactId"] and created.body["soldToContactId"]
+    assert created.body["billToContactId"]
+    assert created.body["soldToContactId"]
     got = (await api.get(f"/v1/accounts/{number}")).body
-    assert got["basicInfo"]["name"] == "Example Org" and got["basicInfo"]["Tier__c"] == "gold"
+    assert got["basicInfo"]["name"] == "Example Org"
+    assert got["basicInfo"]["Tier__c"] == "gold"
     updated = await api.put(
         f"/v1/accounts/{number}", {"name": "Renamed", "billToContact": {"city": "Paris"}}
     )
     assert updated.body == {"success": True}
     got = (await api.get(f"/v1/accounts/{number}")).body
     assert got["basicInfo"]["name"] == "Renamed"
-    assert got["billToContact"]["city"] == "Paris" and got["billToContact"]["firstName"] == "Ada"
+    assert got["billToContact"]["city"] == "Paris"
+    assert got["billToContact"]["firstName"] == "Ada"
     ledger = await api.ledger()
     assert [(e["method"], e["account"]) for e in ledger] == [("POST", number), ("PUT", number)]
 
@@ -102,24 +128,32 @@ async def test_invalid_account_bodies_are_400_and_apply_nothing(
     api: Api, body: dict[str, object], field: str
 ) -> None:
     reply = await api.post("/v1/accounts", body)
-    assert reply.status == 400 and reply.body["success"] is False
+    assert reply.status == 400
+    assert reply.body["success"] is False
     assert f"'{field}'" in reply.body["reasons"][0]["message"]
     assert await api.ledger() == []
 
 
 async def test_a_json_array_body_is_a_400(api: Api) -> None:
     reply = await api.post("/v1/accounts", [1, 2])
-    assert reply.status == 400 and reply.body["success"] is False
+    assert reply.status == 400
+    assert reply.body["success"] is False
 
 
 async def test_duplicate_account_number_is_a_business_error(api: Api) -> None:
     reply = await api.post("/v1/accounts", {**NEW_ACCOUNT, "accountNumber": "A00000001"})
-    assert reply.status == 200 and reply.body["success"] is False
+    assert reply.status == 200
+    assert reply.body["success"] is False
 
 
 async def test_card_numbers_are_masked_and_never_stored(api: Api) -> None:
-    card = {"cardNumber": "4111111111111111", "expirationMonth": 4, "expirationYear": 2031,
-            "securityCode": "737", "cardHolderInfo": {"cardHolderName": "Ada"}}  # fmt: skip
+    card = {
+        "cardNumber": "4111111111111111",
+        "expirationMonth": 4,
+        "expirationYear": 2031,
+        "securityCode": "737",
+        "cardHolderInfo": {"cardHolderName": "Ada"},
+    }
     created = await api.post("/v1/accounts", {**NEW_ACCOUNT, "creditCard": card})
     number = created.body["accountNumber"]
     method = await api.post(
@@ -129,7 +163,7 @@ async def test_card_numbers_are_masked_and_never_stored(api: Api) -> None:
             "accountKey": number,
             "makeDefault": True,
             **{**card, "cardNumber": "5555555555554444"},
-        },  # fmt: skip
+        },
     )
     assert method.body["success"] is True
     listed = (await api.get(f"/v1/accounts/{number}/payment-methods")).body
@@ -141,11 +175,20 @@ async def test_card_numbers_are_masked_and_never_stored(api: Api) -> None:
     stored = orjson.dumps(api.fz.fake.tenant(1).payment_methods).decode()
     answered = orjson.dumps(listed).decode()
     for secret in ("4111111111111111", "5555555555554444", "securityCode", '"737"'):
-        assert secret not in stored and secret not in answered
-    bad = await api.post("/v1/payment-methods", {"type": "CreditCard", "accountKey": number,
-                                                 "cardNumber": "4111-1111", "expirationMonth": 1,
-                                                 "expirationYear": 2030})  # fmt: skip
-    assert bad.status == 400 and "4111" not in bad.text
+        assert secret not in stored
+        assert secret not in answered
+    bad = await api.post(
+        "/v1/payment-methods",
+        {
+            "type": "CreditCard",
+            "accountKey": number,
+            "cardNumber": "4111-1111",
+            "expirationMonth": 1,
+            "expirationYear": 2030,
+        },
+    )
+    assert bad.status == 400
+    assert "4111" not in bad.text
 
 
 async def test_seeded_data_never_contains_ironbank_error_words(api: Api) -> None:

@@ -35,7 +35,9 @@ async def test_token_has_zuora_shape_and_a_scope_stable_per_client(
     _, second = await _token(session, fz.url, client_id=CLIENT, client_secret="other")
     assert status == 200
     assert re.fullmatch(r"[0-9a-f]{32}", first["access_token"])
-    assert first["expires_in"] == 3599 and first["token_type"] == "bearer" and first["jti"]
+    assert first["expires_in"] == 3599
+    assert first["token_type"] == "bearer"
+    assert first["jti"]
     assert re.fullmatch(r"user\.[0-9a-f]{32} entity\.[0-9a-f-]{36} tenant\.1", first["scope"])
     assert first["scope"] == second["scope"]
     assert first["access_token"] != second["access_token"]
@@ -60,7 +62,8 @@ async def test_wrong_grant_type_is_a_400(
     status, body = await _token(
         session, fz.url, client_id=CLIENT, client_secret="s", grant_type="password"
     )
-    assert status == 400 and body["success"] is False
+    assert status == 400
+    assert body["success"] is False
 
 
 @pytest.mark.parametrize(
@@ -128,7 +131,8 @@ async def test_a_clients_list_restricts_credentials_and_assigns_tenants(
         assert (await _token(session, fz.url, client_id=unknown, client_secret="s3cret"))[0] == 401
         status, one = await _token(session, fz.url, client_id=CLIENT, client_secret="s3cret")
         _, two = await _token(session, fz.url, client_id="second-client", client_secret="two")
-        assert status == 200 and two["scope"].endswith("tenant.2")
+        assert status == 200
+        assert two["scope"].endswith("tenant.2")
         ids = []
         for token in (one["access_token"], two["access_token"]):
             api = Api(session, fz, token)

@@ -21,11 +21,15 @@ async def test_create_order_creates_a_subscription_readable_everywhere(
 ) -> None:
     number = await _account_with_subscriptions(api, 0, plan_id)
     order = (await api.post("/v1/orders", order_body(number, plan_id))).body
-    assert order["success"] is True and order["status"] == "Completed"
-    assert order["accountNumber"] == number and order["orderNumber"].startswith("O-")
+    assert order["success"] is True
+    assert order["status"] == "Completed"
+    assert order["accountNumber"] == number
+    assert order["orderNumber"].startswith("O-")
     [sub_number] = order["subscriptionNumbers"]
     sub = (await api.get(f"/v1/subscriptions/{sub_number}")).body
-    assert sub["success"] is True and sub["status"] == "Active" and sub["accountNumber"] == number
+    assert sub["success"] is True
+    assert sub["status"] == "Active"
+    assert sub["accountNumber"] == number
     assert sub["ratePlans"][0]["productRatePlanId"] == plan_id
     assert sub["ratePlans"][0]["ratePlanCharges"][0]["quantity"] == 1.0
     got = (await api.get(f"/v1/orders/{order['orderNumber']}")).body
@@ -42,14 +46,23 @@ async def test_order_actions_update_add_remove_and_cancel(api: Api, plan_id: str
     other_plan = info["productRatePlans"][-1]["id"]
 
     async def act(*actions: dict[str, Any]) -> dict[str, Any]:
-        body = {"orderDate": "2025-02-01", "existingAccountNumber": number,
-                "subscriptions": [{"subscriptionNumber": sub["subscriptionNumber"],
-                                   "orderActions": list(actions)}]}  # fmt: skip
+        body = {
+            "orderDate": "2025-02-01",
+            "existingAccountNumber": number,
+            "subscriptions": [
+                {"subscriptionNumber": sub["subscriptionNumber"], "orderActions": list(actions)}
+            ],
+        }
         result: dict[str, Any] = (await api.post("/v1/orders", body)).body
         return result
 
-    update = {"type": "UpdateProduct", "updateProduct": {
-        "ratePlanId": rate_plan, "chargeUpdates": [{"pricing": {"recurringPerUnit": {"quantity": 7}}}]}}  # fmt: skip
+    update = {
+        "type": "UpdateProduct",
+        "updateProduct": {
+            "ratePlanId": rate_plan,
+            "chargeUpdates": [{"pricing": {"recurringPerUnit": {"quantity": 7}}}],
+        },
+    }
     assert (await act(update))["success"] is True
     assert (await act({"type": "AddProduct", "addProduct": {"productRatePlanId": other_plan}}))[
         "success"
@@ -57,7 +70,8 @@ async def test_order_actions_update_add_remove_and_cancel(api: Api, plan_id: str
     now = (await api.get(f"/v1/subscriptions/{sub['subscriptionNumber']}")).body
     assert now["ratePlans"][0]["ratePlanCharges"][0]["quantity"] == 7.0
     assert [p["productRatePlanId"] for p in now["ratePlans"]] == [plan_id, other_plan]
-    assert now["version"] == 3 and now["id"] != sub["id"]
+    assert now["version"] == 3
+    assert now["id"] != sub["id"]
     assert (await act({"type": "RemoveProduct", "removeProduct": {"ratePlanId": rate_plan}}))[
         "success"
     ]
@@ -67,7 +81,8 @@ async def test_order_actions_update_add_remove_and_cancel(api: Api, plan_id: str
     }
     assert (await act(cancel))["subscriptions"][0]["status"] == "Cancelled"
     final = (await api.get(f"/v1/subscriptions/{sub['id']}")).body
-    assert final["status"] == "Cancelled" and len(final["ratePlans"]) == 1
+    assert final["status"] == "Cancelled"
+    assert len(final["ratePlans"]) == 1
 
 
 async def test_a_failing_order_applies_nothing(api: Api, plan_id: str) -> None:
@@ -83,10 +98,11 @@ async def test_a_failing_order_applies_nothing(api: Api, plan_id: str) -> None:
                     },
                 }
             ]
-        }  # fmt: skip
+        }
     )
     reply = await api.post("/v1/orders", body)
-    assert reply.status == 200 and reply.body["success"] is False
+    assert reply.status == 200
+    assert reply.body["success"] is False
     assert "no-such-plan" in reply.body["reasons"][0]["message"]
     assert (await api.get(f"/v1/subscriptions/accounts/{number}")).body["subscriptions"] == []
     assert [e["path"] for e in await api.ledger()] == ["/v1/accounts"]
@@ -100,7 +116,8 @@ async def test_order_for_a_new_account_with_billing_and_payment(api: Api, plan_i
     del body["existingAccountNumber"]
     body["newAccount"] = {**NEW_ACCOUNT, "creditCard": card}
     order = (await api.post("/v1/orders", body)).body
-    assert order["success"] is True and order["paidAmount"] == 348.0
+    assert order["success"] is True
+    assert order["paidAmount"] == 348.0
     invoice = (await api.get(f"/v1/invoices/{order['invoiceNumbers'][0]}")).body
     assert (invoice["amount"], invoice["balance"]) == (348.0, 0.0)
     payment = (await api.get(f"/v1/payments/{order['paymentNumber']}")).body
@@ -124,7 +141,8 @@ async def test_subscriptions_by_account_pages_at_most_40(api: Api, plan_id: str)
     assert len(first["subscriptions"]) == 2
     assert first["nextPage"] == f"/v1/subscriptions/accounts/{number}?page=2&pageSize=2"
     second = (await api.get(first["nextPage"])).body
-    assert len(second["subscriptions"]) == 1 and "nextPage" not in second
+    assert len(second["subscriptions"]) == 1
+    assert "nextPage" not in second
     assert (await api.get(f"/v1/subscriptions/accounts/{number}?pageSize=41")).status == 400
 
 
@@ -132,22 +150,34 @@ async def test_update_and_cancel_subscription(api: Api, plan_id: str) -> None:
     number = await _account_with_subscriptions(api, 1, plan_id)
     [sub] = (await api.get(f"/v1/subscriptions/accounts/{number}")).body["subscriptions"]
     key = sub["subscriptionNumber"]
-    upd = await api.put(f"/v1/subscriptions/{key}", {"autoRenew": False, "notes": "n",
-                                                     "update": [{"ratePlanId": sub["ratePlans"][0]["id"],
-                                                                 "chargeUpdateDetails": [{"quantity": 2}]}]})  # fmt: skip
-    assert upd.body["success"] is True and upd.body["totalDeltaMrr"] == 29.0
+    upd = await api.put(
+        f"/v1/subscriptions/{key}",
+        {
+            "autoRenew": False,
+            "notes": "n",
+            "update": [
+                {"ratePlanId": sub["ratePlans"][0]["id"], "chargeUpdateDetails": [{"quantity": 2}]}
+            ],
+        },
+    )
+    assert upd.body["success"] is True
+    assert upd.body["totalDeltaMrr"] == 29.0
     got = (await api.get(f"/v1/subscriptions/{key}")).body
-    assert got["autoRenew"] is False and got["notes"] == "n" and got["version"] == 2
+    assert got["autoRenew"] is False
+    assert got["notes"] == "n"
+    assert got["version"] == 2
     assert (await api.put(f"/v1/subscriptions/{key}/cancel", {})).status == 400
     cancelled = await api.put(
         f"/v1/subscriptions/{key}/cancel",
         {"cancellationPolicy": "SpecificDate", "cancellationEffectiveDate": "2025-06-30"},
     )
-    assert cancelled.body["success"] is True and cancelled.body["cancelledDate"] == "2025-06-30"
+    assert cancelled.body["success"] is True
+    assert cancelled.body["cancelledDate"] == "2025-06-30"
     again = await api.put(
         f"/v1/subscriptions/{key}/cancel", {"cancellationPolicy": "EndOfCurrentTerm"}
     )
-    assert again.status == 200 and again.body["success"] is False
+    assert again.status == 200
+    assert again.body["success"] is False
     account = (await api.get(f"/v1/accounts/{number}")).body
     assert account["metrics"]["contractedMrr"] == 0.0
 
@@ -177,7 +207,8 @@ async def test_catalog_shape_depends_on_zuora_version(
 
 async def test_catalog_pages(api: Api) -> None:
     first = (await api.get("/v1/catalog/products?pageSize=3")).body
-    assert len(first["products"]) == 3 and first["nextPage"].endswith("page=2&pageSize=3")
+    assert len(first["products"]) == 3
+    assert first["nextPage"].endswith("page=2&pageSize=3")
     names = [p["name"] for p in first["products"]]
     second = (await api.get(first["nextPage"])).body
     assert not set(names) & {p["name"] for p in second["products"]}
@@ -190,10 +221,15 @@ async def test_payment_applies_to_an_invoice(api: Api) -> None:
         (n, i) for n in info["accounts"] for i in state.invoices_of(n) if i["balance"] > 0
     )
     acct_id = state.accounts[number]["id"]
-    body = {"accountId": acct_id, "amount": invoice["balance"], "type": "External",
-            "invoices": [{"invoiceId": invoice["id"], "amount": invoice["balance"]}]}  # fmt: skip
+    body = {
+        "accountId": acct_id,
+        "amount": invoice["balance"],
+        "type": "External",
+        "invoices": [{"invoiceId": invoice["id"], "amount": invoice["balance"]}],
+    }
     paid = (await api.post("/v1/payments", body)).body
-    assert paid["success"] is True and paid["appliedAmount"] == invoice["amount"]
+    assert paid["success"] is True
+    assert paid["appliedAmount"] == invoice["amount"]
     assert (await api.get(f"/v1/invoices/{invoice['invoiceNumber']}")).body["balance"] == 0.0
     assert (await api.get(f"/v1/payments/{paid['id']}")).body["number"] == paid["number"]
     over = await api.post("/v1/payments", body)

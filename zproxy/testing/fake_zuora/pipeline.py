@@ -128,14 +128,14 @@ def _finish(fake: FakeZuora, ctx: RequestCtx, resp: web.Response) -> web.Respons
     headers["Zuora-Request-Id"] = ctx.request_id
     if ctx.track_id is not None:
         headers["Zuora-Track-Id"] = ctx.track_id
-    if "RateLimit-Limit" not in ctx.headers:
-        ctx.headers["RateLimit-Limit"] = str(fake.rate.per_minute)
-        ctx.headers["RateLimit-Remaining"] = str(fake.rate.per_minute)
-        ctx.headers["RateLimit-Reset"] = "60"
-    if "Concurrency-Limit-Type" not in ctx.headers:
-        ctx.headers["Concurrency-Limit-Type"] = "Default"
-        ctx.headers["Concurrency-Limit-Limit"] = str(fake.limiter.limit("default"))
-        ctx.headers["Concurrency-Limit-Remaining"] = ctx.headers["Concurrency-Limit-Limit"]
+    limit = str(fake.rate.per_minute)
+    ctx.headers.setdefault("RateLimit-Limit", limit)
+    ctx.headers.setdefault("RateLimit-Remaining", limit)
+    ctx.headers.setdefault("RateLimit-Reset", "60")
+    concurrency = str(fake.limiter.limit("default"))
+    ctx.headers.setdefault("Concurrency-Limit-Type", "Default")
+    ctx.headers.setdefault("Concurrency-Limit-Limit", concurrency)
+    ctx.headers.setdefault("Concurrency-Limit-Remaining", concurrency)
     headers.update(ctx.headers)
     return resp
 
