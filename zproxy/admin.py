@@ -70,7 +70,7 @@ async def readyz(request: web.Request) -> web.Response:
     return json_response({"status": "ready"})
 
 
-def build_admin_app(services: Services, routes: list[web.RouteDef]) -> web.Application:
+def build_admin_app(services: Services, routes: web.RouteTableDef) -> web.Application:
     app = web.Application(middlewares=[token_guard], client_max_size=1024 * 1024)
     app[SERVICES] = services
     app.router.add_get("/metrics", metrics)

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from zproxy.admin import build_admin_app
+from zproxy.admin_api import routes as admin_routes
 from zproxy.clock import Clock, SystemClock
 from zproxy.config import Settings
 from zproxy.http_server import ProxyServer
@@ -28,6 +29,7 @@ from zproxy.observability.logging import configure_logging
 from zproxy.observability.metrics import Metrics
 from zproxy.policy.keys import Hasher
 from zproxy.proxy import ProxyHandler
+from zproxy.queue.redis_queue import RedisWriteQueue, queue_redis_client
 from zproxy.redis_embedded import RedisServer
 from zproxy.services import Services
 from zproxy.store.coalesce import Coalescer, RedisLock
@@ -39,6 +41,7 @@ from zproxy.upstream.client import UpstreamClient
 from zproxy.upstream.gateway import Gateway
 from zproxy.upstream.limiter import ConcurrencyLimiter, LimiterConfig
 from zproxy.upstream.retry import RetryBudget, RetryConfig, RetryPolicy
+from zproxy.writes_service import WriteService, load_cipher
 
 log = structlog.get_logger("zproxy.app")
 _SECRET_KEY = "zproxy:cache-secret"  # noqa: S105 - a Redis key name, not a secret
@@ -52,7 +55,7 @@ class Running:
 
 
 @contextlib.asynccontextmanager
-async def redis_connection(settings: Settings) -> AsyncIterator[Redis]:
+async def redis_connection(settings: Settings) -> AsyncIterator[tuple[Redis, str]]:
     """Start the embedded redis-server when asked to, connect, and clean up both."""
     embedded: RedisServer | None = None
     url = settings.redis.url
@@ -62,11 +65,18 @@ async def redis_connection(settings: Settings) -> AsyncIterator[Redis]:
         url = embedded.url
         log.info("embedded_redis_started", binary=embedded.binary, socket=str(embedded.socket_path))
     timeout = settings.redis.socket_timeout
-    client = Redis.from_url(
-        url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=10
+    # Blocking pool: under load callers wait briefly for a connection instead of failing.
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=256,
+        timeout=timeout,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        health_check_interval=10,
     )
+    client = Redis(connection_pool=pool)
     try:
-        yield client
+        yield client, url
     finally:
         await client.aclose()
         if embedded is not None:
@@ -138,7 +148,9 @@ def _gateway(
     return Gateway(upstream, breakers, limiter, retry, metrics, clock)
 
 
-async def start(settings: Settings, redis: Redis, *, clock: Clock | None = None) -> Running:
+async def start(
+    settings: Settings, redis: Redis, redis_url: str, *, clock: Clock | None = None
+) -> Running:
     clock = clock or SystemClock()
     metrics = Metrics()
     upstream = UpstreamClient(settings.upstream)
@@ -167,6 +179,20 @@ async def start(settings: Settings, redis: Redis, *, clock: Clock | None = None)
     sync = BreakerSync(redis, breakers)
     await sync.start()
     services.stoppers.append(sync.stop)
+    queue_client = queue_redis_client(redis_url, socket_timeout=settings.redis.socket_timeout)
+    queue = RedisWriteQueue(
+        queue_client,
+        load_cipher(settings),
+        clock=clock,
+        waitaof_timeout_ms=settings.queue.durability_timeout_ms,
+    )
+    writes = WriteService(services, queue)
+    services.writes = writes
+    await writes.start()
+    services.stoppers.append(queue_client.aclose)
+    services.stoppers.append(writes.stop)
+    services.readiness_checks.append(writes.ready)
+    services.metrics_refreshers.append(writes.refresh_metrics)
     handler = ProxyHandler(services)
     server = ProxyServer(
         handler,
@@ -189,7 +215,7 @@ async def start(settings: Settings, redis: Redis, *, clock: Clock | None = None)
         ssl_context=ssl_ctx,
         reuse_port=settings.server.workers > 1,
     ).start()
-    admin_app = build_admin_app(services, [])
+    admin_app = build_admin_app(services, admin_routes)
     admin_runner = web.AppRunner(
         admin_app, access_log=None, keepalive_timeout=15, shutdown_timeout=2
     )
@@ -221,8 +247,8 @@ async def serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop_event.set)
-    async with redis_connection(settings) as redis:
-        running = await start(settings, redis)
+    async with redis_connection(settings) as (redis, redis_url):
+        running = await start(settings, redis, redis_url)
         await stop_event.wait()
         log.info("stopping", shutdown_timeout=settings.server.shutdown_timeout)
         await stop(running)

@@ -1,0 +1,207 @@
+"""The durable write queue of one zproxy process: enqueue for the edge, the replayer loop that
+drains it through the same gateway as live traffic, and the listener that reports outcomes
+(metrics, cache invalidation, logs)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from pathlib import Path
+
+import orjson
+import structlog
+
+from zproxy.config import Settings
+from zproxy.errors import (
+    ConfigError,
+    NotDurable,
+    StoreUnavailable,
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from zproxy.policy.routes import render_tags
+from zproxy.policy.writes import ReplayResult
+from zproxy.queue.crypto import Cipher
+from zproxy.queue.model import EnqueueResult, QueuedWrite
+from zproxy.queue.redis_queue import RedisWriteQueue
+from zproxy.queue.replayer import Replayer
+from zproxy.services import Services
+from zproxy.upstream.breaker import BreakerOpen
+from zproxy.upstream.gateway import UpstreamCall
+from zproxy.upstream.limiter import LimiterRejected
+
+log = structlog.get_logger("zproxy.writes")
+
+
+def load_cipher(settings: Settings) -> Cipher:
+    """``queue.encryption_key``: one Fernet key, or ``kid=key,kid=key`` (the last encrypts).
+
+    Without one, a key is generated once into ``data_dir/queue.key`` (mode 0600); processes
+    sharing a Redis from different hosts must be given the same key.
+    """
+    raw = settings.queue.encryption_key
+    if not raw:
+        path = Path(settings.data_dir).absolute() / "queue.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(Cipher.generate_key())
+        raw = path.read_text().strip()
+    keys: dict[str, str] = {}
+    for i, part in enumerate(p.strip() for p in raw.split(",") if p.strip()):
+        kid, sep, key = part.partition("=")
+        if not sep or len(kid) > 32:  # a bare Fernet key ends in '=' padding: no kid
+            kid, key = f"k{i}", part
+        keys[kid] = key
+    try:
+        return Cipher(keys)
+    except ConfigError as exc:
+        raise ConfigError([f"ZPROXY_QUEUE_KEY: {p}" for p in exc.problems]) from None
+
+
+def _json(body: bytes) -> object:
+    try:
+        return orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        return None
+
+
+class WriteService:
+    def __init__(self, services: Services, queue: RedisWriteQueue) -> None:
+        self.s = services
+        self.queue = queue
+        q = services.settings.queue
+        consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.replayer = Replayer(
+            queue,
+            self.send,
+            clock=services.clock,
+            consumer_id=consumer.replace(":", "-"),
+            concurrency=q.replay_concurrency,
+            lease_seconds=q.lease_seconds,
+            max_age=q.max_age,
+            listener=self,
+            can_send=self.can_send,
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        try:
+            status = await self.queue.init()
+        except StoreUnavailable:
+            status = self.queue.durability
+        self.s.metrics.on_durability(status.ok)
+        if not status.ok:
+            log.warning("write_queue_not_durable", reason=status.reason)
+        self._task = asyncio.create_task(self.replayer.run())
+
+    async def stop(self) -> None:
+        self.replayer.stop()
+        if self._task is not None:
+            try:
+                async with asyncio.timeout(5):
+                    await self._task
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+
+    # -- the edge --------------------------------------------------------------------------
+
+    async def enqueue(self, write: QueuedWrite) -> EnqueueResult:
+        try:
+            result = await self.queue.enqueue(write)
+        except NotDurable:
+            self.s.metrics.on_durability(False)
+            raise
+        self.s.metrics.on_durability(True)
+        if result.created:
+            self.s.metrics.on_write(write.route, "queued")
+            log.info("write_queued", route=write.route, write_id=result.write_id)
+        self.replayer.wake()
+        return result
+
+    async def ready(self) -> str | None:
+        status = self.queue.durability
+        return None if status.ok else f"write queue not durable: {status.reason}"
+
+    async def refresh_metrics(self) -> None:
+        try:
+            depth = await self.queue.depth()
+            oldest = await self.queue.oldest_accepted_at()
+            dead = await self.queue.dead_count()
+        except StoreUnavailable:
+            return
+        age = max(0.0, self.s.clock.time() - oldest) if oldest is not None else 0.0
+        self.s.metrics.on_queue_stats(depth, age, dead)
+        self.s.metrics.on_durability(self.queue.durability.ok)
+
+    # -- the replayer's side ---------------------------------------------------------------
+
+    def can_send(self) -> bool:
+        return not self.s.gateway.is_open("writes")
+
+    async def send(self, write: QueuedWrite) -> ReplayResult:
+        route = self.s.settings.routes.get(write.route)
+        group = route.breaker_group(write.method) if route else "writes"
+        call = UpstreamCall(
+            write.route,
+            group,
+            route.pool if route else "default",
+            write.method,
+            write.path,
+            list(write.headers),
+            write.body,
+        )
+        try:
+            resp = await self.s.gateway.send(call)
+        except (BreakerOpen, LimiterRejected):
+            return ReplayResult(error="breaker_open")
+        except UpstreamConnectError:
+            return ReplayResult(error="connect")
+        except UpstreamTimeout:
+            return ReplayResult(error="timeout")
+        except UpstreamError:
+            return ReplayResult(error="reset")
+        return ReplayResult(resp.status, resp.body, tuple(resp.headers.items()))
+
+    async def on_applied(self, write: QueuedWrite, status: int, body: bytes) -> None:
+        self.s.metrics.on_write(write.route, "applied")
+        log.info("write_applied", route=write.route, write_id=write.id, status=status)
+        route = self.s.settings.routes.get(write.route)
+        if route is None or route.write is None:
+            return
+        params = route.match(write.path.partition("?")[0]) or {}
+        tags = render_tags(route.write.invalidates, params, _json(write.body), _json(body))
+        if tags:
+            try:
+                await self.s.cache.purge_tags(tags, scope=write.identity)
+            except StoreUnavailable:
+                self.s.metrics.on_redis_error("cache_purge")
+
+    async def on_retried(self, write: QueuedWrite, delay: float, reason: str) -> None:
+        self.s.metrics.on_write(write.route, "retried")
+        log.info(
+            "write_retry",
+            route=write.route,
+            write_id=write.id,
+            reason=reason,
+            delay=round(delay, 2),
+        )
+
+    async def on_dead(
+        self, write: QueuedWrite, reason: str, status: int | None, body: bytes
+    ) -> None:
+        self.s.metrics.on_write(write.route, "dead")
+        log.warning(
+            "write_dead",
+            route=write.route,
+            write_id=write.id,
+            reason=reason,
+            upstream_status=status,
+        )
