@@ -84,6 +84,14 @@ class ProxyHandler:
             from zproxy.proxy_reads import handle_read
 
             return await handle_read(self, ex)
+        if route is not None and route.write is not None:
+            from zproxy.proxy_writes import handle_write
+
+            return await handle_write(self, ex)
+        if ex.path.startswith("/_zproxy/"):
+            from zproxy.internal_api import handle_internal
+
+            return await handle_internal(self, ex)
         return await stream_through(self, ex)
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
