@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -22,7 +23,7 @@ CLIENT = "7c4d5433-dc23-4c36-9a01-b9719ecd059f"
 
 async def _token(
     session: aiohttp.ClientSession, url: str, **form: str
-) -> tuple[int, dict[str, str]]:
+) -> tuple[int, dict[str, Any]]:
     data = {"grant_type": "client_credentials", **form}
     async with session.post(f"{url}/oauth/token", data=data) as resp:
         return resp.status, await resp.json()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.fake_zuora.helpers import Api
 
 
-async def _query(api: Api, text: str, batch: int | None = None) -> tuple[int, dict[str, object]]:
-    body: dict[str, object] = {"queryString": text}
+async def _query(api: Api, text: str, batch: int | None = None) -> tuple[int, dict[str, Any]]:
+    body: dict[str, Any] = {"queryString": text}
     if batch is not None:
         body["conf"] = {"batchSize": batch}
     reply = await api.post("/v1/action/query", body)
@@ -22,7 +24,7 @@ async def test_select_with_where_returns_pascal_case_and_omits_nulls(api: Api) -
     assert status == 200
     assert body["size"] == 1
     assert body["done"] is True
-    [record] = body["records"]  # type: ignore[misc]
+    [record] = body["records"]
     assert record["AccountNumber"] == "A00000002"
     assert set(record) == {"Id", "AccountNumber", "Name"}, "Notes is NULL, so omitted"
 
@@ -50,7 +52,7 @@ async def test_subscriptions_by_account_id_match_the_rest_api(api: Api) -> None:
         api, f"select Name, Status from Subscription where AccountId = '{acct_id}'"
     )
     rest = (await api.get(f"/v1/subscriptions/accounts/{number}")).body["subscriptions"]
-    assert [r["Name"] for r in body["records"]] == [s["subscriptionNumber"] for s in rest]  # type: ignore[attr-defined]
+    assert [r["Name"] for r in body["records"]] == [s["subscriptionNumber"] for s in rest]
 
 
 async def test_batch_size_and_query_more_walk_every_record(api: Api) -> None:
@@ -58,7 +60,7 @@ async def test_batch_size_and_query_more_walk_every_record(api: Api) -> None:
     assert status == 200
     assert first["size"] == 12
     assert first["done"] is False
-    seen = [r["AccountNumber"] for r in first["records"]]  # type: ignore[attr-defined]
+    seen = [r["AccountNumber"] for r in first["records"]]
     locator = first["queryLocator"]
     while locator:
         more = (await api.post("/v1/action/queryMore", {"queryLocator": locator})).body

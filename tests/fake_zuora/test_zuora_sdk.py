@@ -18,8 +18,9 @@ import threading
 from typing import Any
 
 import pytest
-from zuora_sdk import Configuration
-from zuora_sdk.models import CreateAccountRequest, CreateOrderRequest
+from zuora_sdk.configuration import Configuration
+from zuora_sdk.models.create_account_request import CreateAccountRequest
+from zuora_sdk.models.create_order_request import CreateOrderRequest
 from zuora_sdk.zuora_client import ZuoraClient
 
 from tests.fake_zuora.helpers import NEW_ACCOUNT
@@ -32,7 +33,7 @@ pytestmark = [
 
 
 def _order(account: str, plan: str) -> CreateOrderRequest:
-    return CreateOrderRequest.from_dict(
+    order = CreateOrderRequest.from_dict(
         {
             "orderDate": datetime.date(2025, 1, 1),
             "existingAccountNumber": account,
@@ -61,13 +62,15 @@ def _order(account: str, plan: str) -> CreateOrderRequest:
             "processingOptions": {"runBilling": False, "collectPayment": False},
         }
     )
+    assert order is not None
+    return order
 
 
 def _sdk_flow(fz: RunningFakeZuora) -> dict[str, Any]:
     client = ZuoraClient(
         client_id=fz.client_id,
         client_secret=fz.client_secret,
-        env=None,
+        env=None,  # type: ignore[arg-type]  # None is how the SDK takes a custom host
         config=Configuration(host=fz.url),
     )
     try:
@@ -107,7 +110,7 @@ def _sdk_flow(fz: RunningFakeZuora) -> dict[str, Any]:
             "subs": subs,
         }
     finally:
-        client.stop_auto_auth()
+        client.stop_auto_auth()  # type: ignore[no-untyped-call]
         client.api_client.rest_client.pool_manager.clear()
 
 
