@@ -314,3 +314,13 @@ async def test_bad_control_requests_are_400(api: Api, path: str, body: object) -
     async with api.session.post(f"{api.fz.url}/__fake/{path}", json=body) as resp:
         assert resp.status == 400
         assert "error" in await resp.json()
+
+
+async def test_the_per_minute_rate_limit_is_enforced_on_the_injected_clock(
+    api: Api, clock: FakeClock
+) -> None:
+    await api.control("POST", "limits", {"rate_per_minute": 3})
+    statuses = await _statuses(api, 4)
+    assert statuses == [200, 200, 200, 429]
+    clock.advance(60)
+    assert await _statuses(api, 1) == [200]

@@ -46,7 +46,7 @@ Control API (JSON, under ``/__fake/``; never subject to faults, no auth: bind it
       a phase may hold several rules: ``{"faults": [{...}, {...}], "duration": 5}``. Phases run
       on the injected clock's monotonic time; after the last timed phase, faults are up.
   ``POST /__fake/reset``     data back to the seed, faults up, counters, ledger and keys cleared
-      (tokens stay valid).
+      (tokens stay valid, limits stay as set).
   ``GET  /__fake/stats``     counts by method/group/status, per path, faults injected,
       in flight now and max, idempotent replays.
   ``GET  /__fake/ledger?since=N``  every write applied, in order:

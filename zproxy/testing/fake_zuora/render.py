@@ -80,64 +80,58 @@ def account_detail(acct: Rec) -> dict[str, Any]:
     )
 
 
-def account_summary(state: TenantState, acct: Rec) -> dict[str, Any]:
-    number = acct["accountNumber"]
-    invoices, payments = state.invoices_of(number), state.payments_of(number)
+_SUMMARY_BASIC = (
+    "id",
+    "accountNumber",
+    "name",
+    "status",
+    "balance",
+    "currency",
+    "billCycleDay",
+    "autoPay",
+    "crmId",
+    "tags",
+    "salesRep",
+)
+_SUMMARY_INVOICE = ("id", "invoiceNumber", "invoiceDate", "dueDate", "amount", "balance", "status")
+
+
+def _summary_basic(
+    state: TenantState, acct: Rec, invoices: list[Rec], payments: list[Rec]
+) -> dict[str, Any]:
+    basic = {k: acct[k] for k in _SUMMARY_BASIC}
     method = state.payment_methods.get(acct["defaultPaymentMethodId"] or "")
-    basic = {
-        k: acct[k]
-        for k in (
-            "id",
-            "accountNumber",
-            "name",
-            "status",
-            "balance",
-            "currency",
-            "billCycleDay",
-            "autoPay",
-            "crmId",
-            "tags",
-            "salesRep",
-        )
-    }
     basic["defaultPaymentMethod"] = None if method is None else _summary_method(method)
     basic["lastInvoiceDate"] = max((i["invoiceDate"] for i in invoices), default=None)
     last_payment = max(payments, key=lambda p: p["effectiveDate"], default=None)
     basic["lastPaymentAmount"] = last_payment["amount"] if last_payment else None
     basic["lastPaymentDate"] = last_payment["effectiveDate"] if last_payment else None
+    return basic
+
+
+def _summary_payment(pay: Rec) -> dict[str, Any]:
+    return {
+        "id": pay["id"],
+        "paymentNumber": pay["number"],
+        "paymentType": pay["type"],
+        "effectiveDate": pay["effectiveDate"],
+        "status": pay["status"],
+        "paidInvoices": pay["paidInvoices"],
+    }
+
+
+def account_summary(state: TenantState, acct: Rec) -> dict[str, Any]:
+    number = acct["accountNumber"]
+    invoices, payments = state.invoices_of(number), state.payments_of(number)
     return _ok(
         {
-            "basicInfo": basic,
+            "basicInfo": _summary_basic(state, acct, invoices, payments),
             "billToContact": acct["billToContact"],
             "soldToContact": acct["soldToContact"],
             "taxInfo": None,
             "subscriptions": [_summary_subscription(s) for s in state.subscriptions_of(number)],
-            "invoices": [
-                {
-                    k: i[k]
-                    for k in (
-                        "id",
-                        "invoiceNumber",
-                        "invoiceDate",
-                        "dueDate",
-                        "amount",
-                        "balance",
-                        "status",
-                    )
-                }
-                for i in invoices
-            ],
-            "payments": [
-                {
-                    "id": p["id"],
-                    "paymentNumber": p["number"],
-                    "paymentType": p["type"],
-                    "effectiveDate": p["effectiveDate"],
-                    "status": p["status"],
-                    "paidInvoices": p["paidInvoices"],
-                }
-                for p in payments
-            ],
+            "invoices": [{k: i[k] for k in _SUMMARY_INVOICE} for i in invoices],
+            "payments": [_summary_payment(p) for p in payments],
             "usage": [],
         }
     )
