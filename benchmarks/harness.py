@@ -72,10 +72,20 @@ async def run_load(
 @contextlib.contextmanager
 def fake_zuora_process(seed: int = 1, env: dict[str, str] | None = None) -> Iterator[str]:
     port = free_port()
-    proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "zproxy", "fake-zuora", "--listen", f"127.0.0.1:{port}",
-         "--seed", str(seed)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "zproxy",
+            "fake-zuora",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--seed",
+            str(seed),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -102,9 +112,13 @@ def stack(config_text: str | None = None, *, latency_ms: int = 0) -> Iterator[tu
         if config_text is not None:
             config = Path(tmp) / "bench.yaml"
             config.write_text(config_text)
-        proxy = ZproxyProcess(upstream=fake, redis_url=redis.url, data_dir=Path(tmp) / "zp",
-                              config=config, env={"ZPROXY_LOG_FORMAT": "json",
-                                                  "ZPROXY_ADMIN_TOKEN": "bench"})
+        proxy = ZproxyProcess(
+            upstream=fake,
+            redis_url=redis.url,
+            data_dir=Path(tmp) / "zp",
+            config=config,
+            env={"ZPROXY_LOG_FORMAT": "json", "ZPROXY_ADMIN_TOKEN": "bench"},
+        )
         try:
             proxy.start()
             if latency_ms:
@@ -118,9 +132,13 @@ def stack(config_text: str | None = None, *, latency_ms: int = 0) -> Iterator[tu
 def set_fault(fake_url: str, body: dict[str, object]) -> None:
     import json
 
-    req = urllib.request.Request(fake_url + "/__fake/fault", data=json.dumps(body).encode(),  # noqa: S310
-                                 headers={"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(req, timeout=5):  # noqa: S310
+    req = urllib.request.Request(
+        fake_url + "/__fake/fault",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=5):
         pass
 
 
@@ -128,8 +146,13 @@ def token(base_url: str, client_id: str = "0" * 32 + "bench") -> str:
     import json
     from urllib.parse import urlencode
 
-    data = urlencode({"client_id": client_id[:36].ljust(36, "x"), "client_secret": "s",
-                      "grant_type": "client_credentials"}).encode()
-    req = urllib.request.Request(base_url + "/oauth/token", data=data, method="POST")  # noqa: S310
-    with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310
+    data = urlencode(
+        {
+            "client_id": client_id[:36].ljust(36, "x"),
+            "client_secret": "s",
+            "grant_type": "client_credentials",
+        }
+    ).encode()
+    req = urllib.request.Request(base_url + "/oauth/token", data=data, method="POST")
+    with urllib.request.urlopen(req, timeout=5) as resp:
         return str(json.loads(resp.read())["access_token"])

@@ -1,7 +1,8 @@
 """Settings: one frozen, validated tree, loaded once.
 
 Precedence: the YAML file (``config/zproxy.yaml``), then ``ZPROXY_*`` environment variables,
-then command-line flags. Every problem is reported with its location; any problem stops start-up (exit 2).
+then command-line flags. Every problem is reported with its location; any problem stops
+start-up (exit 2).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 from collections.abc import Mapping
 
 from aiohttp import web
@@ -17,7 +17,7 @@ _SAFE_TRACK = re.compile(r"^[\x21-\x7e]{1,64}$")
 
 def request_id_of(request: web.BaseRequest) -> str:
     given = request.headers.get("X-Request-Id", "")
-    return given if _SAFE_ID.match(given) else uuid.uuid4().hex
+    return given if _SAFE_ID.match(given) else os.urandom(16).hex()
 
 
 def track_id_of(request: web.BaseRequest) -> str | None:

@@ -22,10 +22,12 @@ from zproxy.policy.headers import request_headers, response_headers
 from zproxy.policy.routes import RouteMatch
 from zproxy.policy.target import validate_target
 from zproxy.services import Services
+from zproxy.upstream.client import map_errors
 from zproxy.upstream.gateway import UpstreamCall
 
 log = structlog.get_logger("zproxy.proxy")
 _CHUNK = 64 * 1024
+_SMALL_BODY = 256 * 1024
 
 
 @dataclass(slots=True)
@@ -257,11 +259,21 @@ async def _relay(
     services = proxy.s
     request = ex.request
     ex.upstream_status = upstream.status
+    headers = response_headers(upstream.headers.items())
+    length = upstream.content_length
+    if length is not None and length <= _SMALL_BODY:
+        # Small bodies: one write of headers and body instead of a streamed exchange.
+        with map_errors():
+            body = await upstream.read()
+        small = web.Response(status=upstream.status, body=body)
+        for name, value in headers:
+            small.headers.add(name, value)
+        return small
     response = web.StreamResponse(status=upstream.status)
-    for name, value in response_headers(upstream.headers.items()):
+    for name, value in headers:
         response.headers.add(name, value)
-    if upstream.content_length is not None:
-        response.content_length = upstream.content_length
+    if length is not None:
+        response.content_length = length
     proxy.decorate(ex, response)
     await response.prepare(request)
     sent = 0

@@ -9,6 +9,7 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any
 
+import orjson
 import structlog
 
 SECRET_KEYS = frozenset(
@@ -75,18 +76,40 @@ def redact_value(key: str, value: Any) -> Any:
     return value
 
 
+#: Values zproxy itself produces from fixed vocabularies: never client text, never secret.
+_TRUSTED_KEYS = frozenset(
+    {
+        "event",
+        "level",
+        "timestamp",
+        "method",
+        "route",
+        "status",
+        "duration_ms",
+        "upstream_status",
+        "cache",
+        "error",
+        "reason",
+        "write_id",
+        "delay",
+    }
+)
+
+
 def redact_processor(
     _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    for key in list(event_dict):
-        event_dict[key] = redact_value(key, event_dict[key])
+    for key, value in event_dict.items():
+        if key not in _TRUSTED_KEYS:
+            event_dict[key] = redact_value(key, value)
     return event_dict
 
 
 def configure_logging(fmt: str = "json", level: str = "info") -> None:
+    json_lines = fmt == "json"
     renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if fmt == "json"
+        structlog.processors.JSONRenderer(serializer=orjson.dumps)
+        if json_lines
         else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
@@ -101,7 +124,11 @@ def configure_logging(fmt: str = "json", level: str = "info") -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=(
+            structlog.BytesLoggerFactory(sys.stderr.buffer)
+            if json_lines
+            else structlog.PrintLoggerFactory(sys.stderr)
+        ),
         cache_logger_on_first_use=True,
     )
     # aiohttp's own loggers would print request excerpts; keep them quiet and redacted.
