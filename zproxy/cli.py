@@ -90,8 +90,9 @@ def _run(args: argparse.Namespace) -> int:
         from zproxy.queue_cli import run_queue_command
 
         return run_queue_command(args.action, args.id, args.state, args.admin_url)
-    print(f"zproxy: '{args.command}' is not available in this version", file=sys.stderr)
-    return 2
+    from zproxy.scenarios.cli import run_scenario_command
+
+    return run_scenario_command(args.action, args.file, args.report)
 
 
 def _fake_zuora(args: argparse.Namespace) -> int:

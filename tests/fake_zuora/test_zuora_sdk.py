@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from zuora_sdk.models.create_order_request import CreateOrderRequest
 from zuora_sdk.zuora_client import ZuoraClient
 
 from tests.fake_zuora.helpers import NEW_ACCOUNT
+from tests.support import zproxy_stack
 from zproxy.testing.fake_zuora import RunningFakeZuora
 
 pytestmark = [
@@ -66,12 +68,12 @@ def _order(account: str, plan: str) -> CreateOrderRequest:
     return order
 
 
-def _sdk_flow(fz: RunningFakeZuora) -> dict[str, Any]:
+def _sdk_flow(fz: RunningFakeZuora, host: str) -> dict[str, Any]:
     client = ZuoraClient(
         client_id=fz.client_id,
         client_secret=fz.client_secret,
         env=None,  # type: ignore[arg-type]  # None is how the SDK takes a custom host
-        config=Configuration(host=fz.url),
+        config=Configuration(host=host),
     )
     try:
         token = client.o_auth_api().create_token(
@@ -102,6 +104,7 @@ def _sdk_flow(fz: RunningFakeZuora) -> dict[str, Any]:
             "created": created,
             "account": info.data,
             "track_id": info.headers.get("Zuora-Track-Id"),
+            "cache_status": info.headers.get("Cache-Status"),
             "rate_limit_remaining": info.rate_limit_remaining,
             "products": products,
             "plans": plans,
@@ -116,7 +119,20 @@ def _sdk_flow(fz: RunningFakeZuora) -> dict[str, Any]:
 
 async def test_the_official_sdk_round_trip(fz: RunningFakeZuora) -> None:
     threads_before = threading.active_count()
-    out = await asyncio.to_thread(_sdk_flow, fz)
+    out = await asyncio.to_thread(_sdk_flow, fz, fz.url)
+    _check(fz, out)
+    assert threading.active_count() <= threads_before + 1, "only the to_thread worker may remain"
+
+
+async def test_the_official_sdk_round_trip_through_zproxy(tmp_path: Path, redis_url: str) -> None:
+    """The same flow with the SDK's host pointed at zproxy: nothing else changes."""
+    async with zproxy_stack(tmp_path, redis_url) as (fz, (zp,)):
+        out = await asyncio.to_thread(_sdk_flow, fz, zp.url)
+        _check(fz, out)
+        assert out["cache_status"].startswith("zproxy; fwd=miss")
+
+
+def _check(fz: RunningFakeZuora, out: dict[str, Any]) -> None:
     assert out["token"].expires_in == 3599
     assert out["created"].success is True
     number = out["created"].account_number
@@ -137,4 +153,3 @@ async def test_the_official_sdk_round_trip(fz: RunningFakeZuora) -> None:
     assert [s.subscription_number for s in out["subs"].subscriptions] == first.subscription_numbers
     orders = [e for e in fz.fake.ledger.entries if e.path == "/v1/orders"]
     assert [(e.idempotency_key, e.account) for e in orders] == [("sdk-order-1", number)]
-    assert threading.active_count() <= threads_before + 1, "only the to_thread worker may remain"
