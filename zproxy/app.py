@@ -41,6 +41,7 @@ from zproxy.upstream.client import UpstreamClient
 from zproxy.upstream.gateway import Gateway
 from zproxy.upstream.limiter import ConcurrencyLimiter, LimiterConfig
 from zproxy.upstream.retry import RetryBudget, RetryConfig, RetryPolicy
+from zproxy.workers import is_worker
 from zproxy.writes_service import WriteService, load_cipher
 
 log = structlog.get_logger("zproxy.app")
@@ -213,7 +214,7 @@ async def start(
         listen.host,
         listen.port,
         ssl_context=ssl_ctx,
-        reuse_port=settings.server.workers > 1,
+        reuse_port=is_worker(),
     ).start()
     admin_app = build_admin_app(services, admin_routes)
     admin_runner = web.AppRunner(
@@ -221,9 +222,7 @@ async def start(
     )
     await admin_runner.setup()
     admin = settings.server.admin_listen
-    await web.TCPSite(
-        admin_runner, admin.host, admin.port, reuse_port=settings.server.workers > 1
-    ).start()
+    await web.TCPSite(admin_runner, admin.host, admin.port, reuse_port=is_worker()).start()
     log.info(
         "started", listen=str(listen), admin_listen=str(admin), upstream=str(settings.upstream.url)
     )

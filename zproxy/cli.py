@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return _run(args)
+        return _run(args, argv)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"zproxy: {problem}", file=sys.stderr)
@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     from zproxy.config import load_settings
 
     if args.command == "serve":
@@ -77,6 +77,10 @@ def _run(args: argparse.Namespace) -> int:
             "server.tls_key": args.tls_key,
         }
         settings = load_settings(args.config, overrides=overrides)
+        from zproxy.workers import is_worker, supervise
+
+        if settings.server.workers > 1 and not is_worker():
+            return supervise(settings, sys.argv[1:] if argv is None else list(argv))
         from zproxy.app import serve
 
         return _run_loop(serve(settings))

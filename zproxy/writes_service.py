@@ -48,9 +48,16 @@ def load_cipher(settings: Settings) -> Cipher:
         path = Path(settings.data_dir).absolute() / "queue.key"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            tmp = path.with_name(f".queue.key.{os.getpid()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write(Cipher.generate_key())
+            try:
+                os.link(tmp, path)  # atomic: the first process to link wins
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
         raw = path.read_text().strip()
     keys: dict[str, str] = {}
     for i, part in enumerate(p.strip() for p in raw.split(",") if p.strip()):

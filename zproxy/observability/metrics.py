@@ -6,7 +6,10 @@ config, never ids, accounts or credentials.
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 BREAKER_STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -39,12 +42,14 @@ class Metrics:
             "zproxy_breaker_state",
             "Worst breaker state: 0 closed, 1 half-open, 2 open",
             registry=r,
+            multiprocess_mode="livemax",
         )
         self.breaker_group_state = Gauge(
             "zproxy_breaker_group_state",
             "Breaker state per route group (0, 1, 2)",
             ["group"],
             registry=r,
+            multiprocess_mode="livemax",
         )
         self.breaker_transitions = Counter(
             "zproxy_breaker_transitions", "Breaker state changes", ["to"], registry=r
@@ -57,12 +62,23 @@ class Metrics:
             "zproxy_limiter", "Upstream concurrency limiter events", ["pool", "event"], registry=r
         )
         self.queue_depth = Gauge(
-            "zproxy_write_queue_depth", "Writes waiting to be replayed", registry=r
+            "zproxy_write_queue_depth",
+            "Writes waiting to be replayed",
+            registry=r,
+            multiprocess_mode="livemax",
         )
         self.queue_oldest = Gauge(
-            "zproxy_write_queue_oldest_age_seconds", "Age of the oldest queued write", registry=r
+            "zproxy_write_queue_oldest_age_seconds",
+            "Age of the oldest queued write",
+            registry=r,
+            multiprocess_mode="livemax",
         )
-        self.queue_dead = Gauge("zproxy_write_queue_dead", "Dead-lettered writes", registry=r)
+        self.queue_dead = Gauge(
+            "zproxy_write_queue_dead",
+            "Dead-lettered writes",
+            registry=r,
+            multiprocess_mode="livemax",
+        )
         self.writes = Counter(
             "zproxy_writes", "Queued write outcomes", ["route", "result"], registry=r
         )
@@ -70,6 +86,7 @@ class Metrics:
             "zproxy_write_durable",
             "1 when Redis confirms durability and queueing is allowed",
             registry=r,
+            multiprocess_mode="livemax",
         )
         self.redis_errors = Counter(
             "zproxy_redis_errors", "Redis operations that failed", ["op"], registry=r
@@ -79,6 +96,12 @@ class Metrics:
         self.breaker_state.set(0)
 
     def render(self) -> bytes:
+        """The text exposition; with ``--workers N`` (PROMETHEUS_MULTIPROC_DIR set by the
+        supervisor) every worker's values, summed (counters) or maxed (gauges)."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
         return generate_latest(self.registry)
 
     # --- listeners ------------------------------------------------------------------------

@@ -1,0 +1,48 @@
+"""``zproxy serve --workers 2``: one port, two processes, one set of metrics, clean stop."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.integration.echo_upstream import EchoState
+from zproxy.testing.proxy_process import ZproxyProcess
+
+pytestmark = pytest.mark.slow
+
+
+def _total(metrics: str) -> float:
+    return sum(
+        float(m.group(1))
+        for m in re.finditer(
+            r'^zproxy_requests_total\{[^}]*route="unmatched"[^}]*\} (\S+)$', metrics, re.M
+        )
+    )
+
+
+async def test_two_workers_share_the_port_and_the_metrics(
+    echo: tuple[str, EchoState], tmp_path: Path
+) -> None:
+    proc = ZproxyProcess(
+        upstream=echo[0], redis_url="embedded", data_dir=tmp_path / "d", args=("--workers", "2")
+    )
+    await proc.astart()
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(40):
+                # A new connection each time, so the kernel spreads them over the workers.
+                async with http.get(
+                    proc.url + "/v1/unlisted", headers={"Connection": "close"}
+                ) as resp:
+                    assert resp.status == 200
+            async with http.get(proc.admin_url + "/metrics") as resp:
+                text = await resp.text()
+        assert _total(text) == 40
+        pids = {line for line in proc.logs().splitlines() if '"event":"started"' in line}
+        assert len(pids) == 2
+    finally:
+        assert await proc.aterminate() == 0
+    assert len(echo[1].seen) == 40
