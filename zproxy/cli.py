@@ -78,6 +78,9 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         }
         settings = load_settings(args.config, overrides=overrides)
         from zproxy.workers import is_worker, supervise
+        from zproxy.writes_service import load_cipher
+
+        load_cipher(settings)  # a bad ZPROXY_QUEUE_KEY stops start-up here, with exit 2
 
         if settings.server.workers > 1 and not is_worker():
             return supervise(settings, sys.argv[1:] if argv is None else list(argv))

@@ -232,8 +232,11 @@ def _redis(r: _Reader, raw: Mapping[str, Any]) -> RedisSettings:
 
 def _cache(r: _Reader, raw: Mapping[str, Any]) -> CacheSettings:
     d = CacheSettings()
+    secret = r.string(raw, "cache", "secret", None)
+    if secret is not None and len(secret.encode()) < 16:
+        r.fail("cache.secret", "must be at least 16 bytes (it keys the identity hashes)")
     return CacheSettings(
-        secret=r.string(raw, "cache", "secret", None),
+        secret=secret,
         callout_secret=r.string(raw, "cache", "callout_secret", None),
         max_entry_bytes=r.number(
             raw, "cache", "max_entry_bytes", d.max_entry_bytes, minimum=1, integer=True

@@ -80,6 +80,22 @@ def test_bad_environment_setting_stops_serve_with_one_line_naming_it() -> None:
     assert "ZPROXY_LISTEN" in lines[0]
 
 
+def test_short_cache_secret_is_refused_naming_the_variable() -> None:
+    result = _zproxy("serve", env={"ZPROXY_CACHE_SECRET": "short"})
+    assert result.returncode == 2
+    assert "ZPROXY_CACHE_SECRET" in result.stderr
+    assert "short" not in result.stderr.replace("ZPROXY_CACHE_SECRET", "")
+
+
+def test_bad_queue_key_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    result = _zproxy(
+        "serve", "--data-dir", str(tmp_path), env={"ZPROXY_QUEUE_KEY": "not-a-fernet-key-XYZ"}
+    )
+    assert result.returncode == 2
+    assert "ZPROXY_QUEUE_KEY" in result.stderr
+    assert "not-a-fernet-key-XYZ" not in result.stderr
+
+
 def test_flags_override_environment() -> None:
     result = _zproxy("serve", "--admin-listen", "bad", env={"ZPROXY_ADMIN_LISTEN": "127.0.0.1:1"})
     assert result.returncode == 2
