@@ -16,7 +16,7 @@ import orjson
 import structlog
 from aiohttp import web
 
-from zproxy.errors import StoreUnavailable, UpstreamError
+from zproxy.errors import StoreUnavailable, UpstreamBodyTooLarge, UpstreamError
 from zproxy.http_common import error_response
 from zproxy.identity import Caller
 from zproxy.policy import reads as rp
@@ -29,6 +29,7 @@ from zproxy.upstream.gateway import UpstreamCall
 
 log = structlog.get_logger("zproxy.reads")
 _FAILED_STATUS = frozenset({429, 500, 502, 503, 504})
+_DEFAULT_RETRY_AFTER = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +47,28 @@ class ReadContext:
     proxy: ProxyHandler
     ex: Exchange
     policy: ReadPolicy
-    call: UpstreamCall
+    group: str
+    body: bytes | None
     caller: Caller | None
     key: str | None
     entry: CacheEntry | None
     cache_ok: bool
+
+    def upstream_call(self) -> UpstreamCall:
+        """The call to Zuora, built only when one is made (never on a hit)."""
+        request = self.ex.request
+        assert self.ex.match is not None
+        route = self.ex.match.route
+        return UpstreamCall(
+            route.name,
+            self.group,
+            route.pool,
+            request.method,
+            self.ex.path_qs,
+            self.ex.forward_headers(drop_accept_encoding=True),
+            self.body,
+            retry_safe=request.method == "GET" or self.policy.retry,
+        )
 
 
 async def handle_read(proxy: ProxyHandler, ex: Exchange) -> web.StreamResponse:
@@ -73,17 +91,7 @@ async def handle_read(proxy: ProxyHandler, ex: Exchange) -> web.StreamResponse:
         key = cache_key(s.hasher, caller.identity, request.method, ex.path, ex.query, digest)
     entry, cache_ok = await _lookup(proxy, key)
     group = route.breaker_group(request.method)
-    call = UpstreamCall(
-        route.name,
-        group,
-        route.pool,
-        request.method,
-        ex.path_qs,
-        ex.forward_headers(drop_accept_encoding=True),
-        body,
-        retry_safe=request.method == "GET" or policy.retry,
-    )
-    ctx = ReadContext(proxy, ex, policy, call, caller, key, entry, cache_ok)
+    ctx = ReadContext(proxy, ex, policy, group, body, caller, key, entry, cache_ok)
     action = rp.decide_read(
         entry=entry,
         now=s.clock.time(),
@@ -116,8 +124,7 @@ async def _execute(ctx: ReadContext, action: rp.ReadAction) -> web.StreamRespons
     if isinstance(action, rp.Bypass):
         s.metrics.on_cache(route, "bypass")
         return await _fetch(ctx, action)
-    if isinstance(action, rp.Fetch):
-        s.metrics.on_cache(route, "miss")
+    if isinstance(action, rp.Fetch):  # counted by _fetch once the outcome is known
         return await _fetch(ctx, action)
     assert_never(action)
 
@@ -171,7 +178,7 @@ def _unavailable(ctx: ReadContext, action: rp.CacheOutcome, retry_after: float) 
 
 async def _fetch_and_store(ctx: ReadContext, store: bool) -> Fetched:
     s = ctx.proxy.s
-    resp = await s.gateway.send(ctx.call)
+    resp = await s.gateway.send(ctx.upstream_call())
     ctx.ex.upstream_status = resp.status
     headers = tuple(response_headers(resp.headers.items()))
     stored = False
@@ -223,11 +230,12 @@ async def _fetch(ctx: ReadContext, action: rp.Fetch | rp.Bypass) -> web.StreamRe
                 ctx.key, lambda: _fetch_and_store(ctx, store), lambda: _read_back(ctx)
             )
     except UpstreamError as exc:
-        return _after_failure(ctx, exc, None)
+        return _after_failure(ctx, action, exc, None)
     if fetched.status in _FAILED_STATUS and isinstance(action, rp.Fetch):
-        return _after_failure(ctx, None, fetched)
-    if fetched.stored and isinstance(action, rp.Fetch) and action.reason != "miss":
-        s.metrics.on_cache(ctx.ex.route_name, "revalidated")
+        return _after_failure(ctx, action, None, fetched)
+    if isinstance(action, rp.Fetch):
+        revalidated = fetched.stored and action.reason != "miss"
+        s.metrics.on_cache(ctx.ex.route_name, "revalidated" if revalidated else "miss")
     _status_header(ctx, rp.cache_status(action, stored=fetched.stored, fwd_status=fetched.status))
     resp = web.Response(status=fetched.status, body=fetched.body)
     for name, value in fetched.headers:
@@ -236,21 +244,61 @@ async def _fetch(ctx: ReadContext, action: rp.Fetch | rp.Bypass) -> web.StreamRe
 
 
 def _after_failure(
-    ctx: ReadContext, exc: UpstreamError | None, fetched: Fetched | None
+    ctx: ReadContext,
+    action: rp.Fetch | rp.Bypass,
+    exc: UpstreamError | None,
+    fetched: Fetched | None,
 ) -> web.StreamResponse:
+    """Zuora failed: stale-if-error inside the window, else a truthful error + Retry-After.
+
+    Zuora's own 5xx/429 passes through (with a ``Retry-After`` added when it has none). When no
+    answer came at all (down, timeout, reset, breaker open) a read is 503
+    ``ZPROXY_UPSTREAM_UNAVAILABLE``: unlike a write its outcome is never in doubt. A ``Fetch``
+    is counted here as ``stale_if_error`` or ``miss`` (a ``Bypass`` was counted already).
+    """
     s = ctx.proxy.s
     fallback = rp.on_fetch_failure(entry=ctx.entry, now=s.clock.time(), policy=ctx.policy)
     if isinstance(fallback, rp.ServeStaleIfError) and ctx.entry is not None:
         s.metrics.on_cache(ctx.ex.route_name, "stale_if_error")
         return _from_entry(ctx, fallback, fallback.age)
-    _status_header(ctx, rp.cache_status(fallback))
+    if isinstance(action, rp.Fetch):
+        s.metrics.on_cache(ctx.ex.route_name, "miss")
+        _status_header(ctx, rp.cache_status(fallback))
+    else:
+        _status_header(ctx, rp.cache_status(action))
+    retry_after = _retry_after_seconds(ctx, exc)
     if fetched is not None:
         resp = web.Response(status=fetched.status, body=fetched.body)
         for name, value in fetched.headers:
             resp.headers.add(name, value)
+        if fetched.status in (429, 503) and "Retry-After" not in resp.headers:
+            resp.headers["Retry-After"] = retry_after
         return resp
     assert exc is not None
-    raise exc
+    if isinstance(exc, UpstreamBodyTooLarge):
+        raise exc
+    return error_response(
+        503,
+        "ZPROXY_UPSTREAM_UNAVAILABLE",
+        f"{_FAILURE_MESSAGES.get(type(exc).__name__, 'Zuora is unavailable')};"
+        " no cached answer can be served",
+        ctx.ex.request_id,
+        headers={"Retry-After": retry_after},
+    )
+
+
+_FAILURE_MESSAGES = {
+    "UpstreamTimeout": "Zuora did not answer in time",
+    "UpstreamProtocolError": "Zuora dropped the connection",
+    "UpstreamConnectError": "Zuora cannot be reached",
+}
+
+
+def _retry_after_seconds(ctx: ReadContext, exc: UpstreamError | None) -> str:
+    seconds = (
+        getattr(exc, "retry_after", None) or ctx.proxy.s.gateway.breaker(ctx.group).retry_after()
+    )
+    return str(max(1, int((seconds or _DEFAULT_RETRY_AFTER) + 0.999)))
 
 
 def _revalidate_in_background(ctx: ReadContext) -> None:

@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from multidict import CIMultiDict, CIMultiDictProxy
+
 KEY_PREFIX = "zc:"
 ENTRY_PREFIX = "zc:e:"
 
@@ -101,8 +103,8 @@ class Hasher:
 def header(headers: Mapping[str, str], name: str) -> str | None:
     """Case-insensitive lookup that works for aiohttp's CIMultiDict and for plain dicts."""
     value = headers.get(name)
-    if value is not None:
-        return value
+    if value is not None or isinstance(headers, CIMultiDictProxy | CIMultiDict):
+        return value  # a case-insensitive mapping already looked everywhere
     lname = name.lower()
     for key, val in headers.items():
         if key.lower() == lname:
