@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+from collections.abc import Mapping
 
 #: Anything longer is treated as this; a misbehaving upstream must not park us for days.
 MAX_RETRY_AFTER = 3600.0
@@ -32,3 +33,23 @@ def parse_retry_after(value: str, now: float) -> float | None:
         parsed = parsed.replace(tzinfo=dt.UTC)
     delay = parsed.timestamp() - now
     return min(max(delay, 0.0), MAX_RETRY_AFTER)
+
+
+def cooldown_after_429(headers: Mapping[str, str], now: float, default: float) -> float:
+    """How long to hold calls back after Zuora's 429, in seconds.
+
+    ``Retry-After`` when it is valid; else, when the quota is spent (``RateLimit-Remaining:
+    0``), ``RateLimit-Reset`` (seconds; Zuora documents it, while its ``Retry-After`` on 429 is
+    unconfirmed); else ``default``: a 429 for concurrency carries neither, and still means
+    "not now". ``headers`` should be case-insensitive (aiohttp's are).
+    """
+    after = headers.get("Retry-After")
+    if after is not None:
+        seconds = parse_retry_after(after, now)
+        if seconds is not None:
+            return seconds
+    if headers.get("RateLimit-Remaining", "").strip() == "0":
+        reset = headers.get("RateLimit-Reset", "").strip()
+        if reset.isascii() and reset.isdigit():
+            return min(float(int(reset)), MAX_RETRY_AFTER)
+    return default

@@ -75,6 +75,11 @@ class UpstreamClient:
             skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
             cookie_jar=aiohttp.DummyCookieJar(),
         )
+        # aiohttp silently resends GET/PUT/DELETE once when a connection drops (RFC 9112 9.3.1
+        # allows it for idempotent methods). Zuora's PUTs are not all idempotent (cancel,
+        # renew), and hidden resends bypass our retry budget, breaker and metrics: every
+        # attempt must be ours. There is no public switch; aiohttp's TestClient does the same.
+        self._session._retry_connection = False
 
     async def close(self) -> None:
         if self._session is not None:

@@ -1,13 +1,25 @@
 """Every call to Zuora goes through here: breaker permit, concurrency slot (with the 429
 cooldown), the pooled client, retries for safe requests only, and one metrics report per
 attempt. Decisions are taken under no await; then the I/O runs.
+
+Per attempt, whatever happens (answer, error, limiter refusal, cancellation):
+- the breaker permit is recorded exactly once (``NOT_COUNTED`` when Zuora said nothing: refused
+  by our limiter, cancelled, or the client's own request body failed);
+- the limiter slot is released; for ``stream`` only once the caller is done with the body;
+- one ``zproxy_upstream_requests_total`` sample: ``ok``/``4xx``/``429``/``5xx``, an error name
+  (``timeout``, ``connecterror``, ``protocolerror``, ...), ``breaker_open``,
+  ``limiter_rejected``, ``client_body_error`` or ``cancelled``;
+- a 429 starts the pool's cooldown (``Retry-After``, else ``RateLimit-Reset`` when the quota is
+  spent, else one second), so nothing more reaches Zuora before it ends.
+Writes (``retry_safe=False``) are sent exactly once; the client never resends them either.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -16,13 +28,15 @@ from zproxy.clock import Clock
 from zproxy.errors import UpstreamBodyTooLarge, UpstreamError
 from zproxy.observability.metrics import Metrics
 from zproxy.policy.outcomes import Outcome, classify_outcome
-from zproxy.policy.retry_after import parse_retry_after
+from zproxy.policy.retry_after import cooldown_after_429, parse_retry_after
 from zproxy.upstream.breaker import Breaker, BreakerOpen, BreakerSet, Permit, Rejected
 from zproxy.upstream.client import Body, UpstreamClient, UpstreamResponse
-from zproxy.upstream.limiter import ConcurrencyLimiter, LimiterRejected
+from zproxy.upstream.limiter import ConcurrencyLimiter, LimiterRejected, Slot
 from zproxy.upstream.retry import RetryPolicy
 
 _RETRYABLE_STATUS = frozenset({502, 503, 504})
+#: Cooldown after a 429 that says neither Retry-After nor RateLimit-Reset (a concurrency 429).
+_DEFAULT_429_COOLDOWN = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,61 +117,100 @@ class Gateway:
             raise permit.to_error()
         return breaker, permit
 
-    def _note(
-        self, call: UpstreamCall, status: int, headers: Mapping[str, str], started: float
-    ) -> None:
-        self.metrics.on_upstream(call.route, outcome_label(status), time.perf_counter() - started)
-        if status == 429:
-            after = headers.get("Retry-After")
-            seconds = parse_retry_after(after, self.clock.time()) if after else None
-            if seconds:
-                self.limiter.note_retry_after(call.pool, seconds)
+    async def _admit(self, call: UpstreamCall, breaker: Breaker, permit: Permit) -> Slot:
+        """A limiter slot for the permitted call; on refusal (or cancellation while waiting)
+        the permit is handed back and the attempt reported, since nothing was sent."""
+        try:
+            return await self.limiter.acquire(call.pool)
+        except BaseException as exc:
+            breaker.record(permit, Outcome.NOT_COUNTED)
+            label = "limiter_rejected" if isinstance(exc, LimiterRejected) else _aborted(exc)
+            self.metrics.on_upstream(call.route, label, None)
+            raise
+
+    def _cooldown(self, call: UpstreamCall, status: int, headers: Mapping[str, str]) -> None:
+        """A 429 holds the pool back (Retry-After, else RateLimit-Reset, else a second)."""
+        if status != 429:
+            return
+        seconds = cooldown_after_429(headers, self.clock.time(), _DEFAULT_429_COOLDOWN)
+        if seconds > 0:
+            self.limiter.note_retry_after(call.pool, seconds)
 
     async def _once(self, call: UpstreamCall) -> UpstreamResponse:
         breaker, permit = self._permit(call)
-        outcome = Outcome.NOT_COUNTED
+        slot = await self._admit(call, breaker, permit)
+        outcome, label, seconds = Outcome.NOT_COUNTED, "error", None
+        started = time.perf_counter()
         try:
-            async with self.limiter.slot(call.pool):
-                started = time.perf_counter()
-                try:
-                    resp = await self.client.request(
-                        call.method, call.path_qs, call.headers, call.body
-                    )
-                except UpstreamError as exc:
-                    outcome = classify_outcome(None, exc)
-                    self.metrics.on_upstream(call.route, outcome_label(None, exc), None)
-                    raise
-                outcome = classify_outcome(resp.status, None)
-                self._note(call, resp.status, resp.headers, started)
-                return resp
+            resp = await self.client.request(call.method, call.path_qs, call.headers, call.body)
+            outcome, label = classify_outcome(resp.status, None), outcome_label(resp.status)
+            seconds = time.perf_counter() - started
+            self._cooldown(call, resp.status, resp.headers)
+            return resp
+        except BaseException as exc:
+            if isinstance(exc, UpstreamError):
+                outcome, label = classify_outcome(None, exc), outcome_label(None, exc)
+            else:
+                label = _aborted(exc)
+            raise
         finally:
+            self.limiter.release(slot)
             breaker.record(permit, outcome)
+            self.metrics.on_upstream(call.route, label, seconds)
 
     @contextlib.asynccontextmanager
     async def stream(self, call: UpstreamCall, body: Body) -> AsyncIterator[aiohttp.ClientResponse]:
-        """A streamed exchange: the slot is held until the caller is done with the body."""
+        """A streamed exchange: the slot is held until the caller is done with the body. The
+        breaker learns the outcome from the status line; a failure of the *client's* request
+        body (too slow, too large) is not held against Zuora."""
         breaker, permit = self._permit(call)
-        outcome = Outcome.NOT_COUNTED
-        recorded = False
+        watch = _BodyWatch()
+        if body is not None and not isinstance(body, bytes):
+            body = watch.relay(body)
+        slot = await self._admit(call, breaker, permit)
         try:
-            async with self.limiter.slot(call.pool):
-                started = time.perf_counter()
-                try:
-                    resp = await self.client.open_stream(
-                        call.method, call.path_qs, call.headers, body
-                    )
-                except UpstreamError as exc:
-                    outcome = classify_outcome(None, exc)
-                    self.metrics.on_upstream(call.route, outcome_label(None, exc), None)
-                    raise
-                outcome = classify_outcome(resp.status, None)
+            started = time.perf_counter()
+            try:
+                resp = await self.client.open_stream(call.method, call.path_qs, call.headers, body)
+            except BaseException as exc:
+                if watch.failed:
+                    outcome, label = Outcome.NOT_COUNTED, "client_body_error"
+                elif isinstance(exc, UpstreamError):
+                    outcome, label = classify_outcome(None, exc), outcome_label(None, exc)
+                else:
+                    outcome, label = Outcome.NOT_COUNTED, _aborted(exc)
                 breaker.record(permit, outcome)
-                recorded = True
-                self._note(call, resp.status, resp.headers, started)
-                try:
-                    yield resp
-                finally:
-                    resp.release()
+                self.metrics.on_upstream(call.route, label, None)
+                raise
+            breaker.record(permit, classify_outcome(resp.status, None))
+            seconds = time.perf_counter() - started
+            self.metrics.on_upstream(call.route, outcome_label(resp.status), seconds)
+            self._cooldown(call, resp.status, resp.headers)
+            try:
+                yield resp
+            finally:
+                resp.release()
         finally:
-            if not recorded:
-                breaker.record(permit, outcome)
+            self.limiter.release(slot)
+
+
+class _BodyWatch:
+    """Relays the client's request body upstream and remembers whether the *client's* side
+    failed (our edge raises there for a too slow or too large body)."""
+
+    __slots__ = ("failed",)
+
+    def __init__(self) -> None:
+        self.failed = False
+
+    async def relay(self, chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in chunks:
+                yield chunk
+        except Exception:
+            self.failed = True
+            raise
+
+
+def _aborted(exc: BaseException) -> str:
+    return "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
