@@ -53,9 +53,15 @@ class ReadContext:
     key: str | None
     entry: CacheEntry | None
     cache_ok: bool
+    call: UpstreamCall | None = None
 
     def upstream_call(self) -> UpstreamCall:
-        """The call to Zuora, built only when one is made (never on a hit)."""
+        """The call to Zuora, built once and only when needed (never on a hit)."""
+        if self.call is None:
+            self.call = self._build_call()
+        return self.call
+
+    def _build_call(self) -> UpstreamCall:
         request = self.ex.request
         assert self.ex.match is not None
         route = self.ex.match.route
@@ -251,7 +257,8 @@ def _after_failure(
 ) -> web.StreamResponse:
     """Zuora failed: stale-if-error inside the window, else a truthful error + Retry-After.
 
-    Zuora's own 5xx/429 passes through (with a ``Retry-After`` added when it has none). When no
+    Zuora's own 5xx/429 passes through (a 503 gets a ``Retry-After`` when it has none; a
+    concurrency 429 has none on purpose). When no
     answer came at all (down, timeout, reset, breaker open) a read is 503
     ``ZPROXY_UPSTREAM_UNAVAILABLE``: unlike a write its outcome is never in doubt. A ``Fetch``
     is counted here as ``stale_if_error`` or ``miss`` (a ``Bypass`` was counted already).
@@ -271,7 +278,7 @@ def _after_failure(
         resp = web.Response(status=fetched.status, body=fetched.body)
         for name, value in fetched.headers:
             resp.headers.add(name, value)
-        if fetched.status in (429, 503) and "Retry-After" not in resp.headers:
+        if fetched.status == 503 and "Retry-After" not in resp.headers:
             resp.headers["Retry-After"] = retry_after
         return resp
     assert exc is not None
@@ -305,6 +312,7 @@ def _revalidate_in_background(ctx: ReadContext) -> None:
     s = ctx.proxy.s
     assert ctx.key is not None
     key = ctx.key
+    ctx.upstream_call()  # built now, while the client's connection is still there
 
     async def revalidate() -> None:
         try:

@@ -13,12 +13,14 @@ import aiohttp
 import pytest
 
 from tests.e2e_reads.helpers import (
+    ADMIN,
     Reply,
     accounts,
     cache_counts,
     caller,
     eventually,
     path_count,
+    request,
     set_fault,
 )
 from tests.support import zproxy_stack
@@ -128,3 +130,35 @@ async def test_stale_while_revalidate_serves_stale_and_refreshes_once(
             "revalidated": 1,  # the background refresh, on top of the requests' results
             "hit": 1,
         }
+
+
+async def test_breaker_forced_open_serves_warm_keys_without_calling_zuora(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """Planned maintenance (``force_open``): fresh entries hit, stale ones are served
+    stale-if-error, cold keys get 503 + Retry-After, and nothing reaches Zuora."""
+    routes = {"account": {"read": _windows(swr=0, sie=SIE)}}
+    async with (
+        zproxy_stack(tmp_path, redis_url, route_overrides=routes) as (fz, [zp]),
+        aiohttp.ClientSession() as http,
+    ):
+        fresh, stale, cold = (f"/v1/accounts/{a}" for a in accounts(fz)[:3])
+        alice = await caller(http, fz, zp)
+        stored = time.time()
+        await alice.get(stale)
+        await _until_age(stored, FRESH + 0.2)
+        await alice.get(fresh)
+        breaker = zp.admin_url + "/admin/breaker"
+        forced = await request(http, "POST", breaker, json={"mode": "force_open"}, headers=ADMIN)
+        assert forced.status == 200, forced.body
+        before = fz.fake.stats.to_json()["total"]
+
+        assert (await alice.get(fresh)).cache.startswith("zproxy; hit; ttl=")
+        sie = await alice.get(stale)
+        assert sie.status == 200
+        assert sie.cache == "zproxy; hit; detail=stale-if-error"
+        assert int(sie.headers["Age"]) >= 1
+        unavailable = await alice.get(cold)
+        _assert_unavailable(unavailable)
+        assert unavailable.json()["reasons"][0]["code"] == "ZPROXY_UPSTREAM_UNAVAILABLE"
+        assert fz.fake.stats.to_json()["total"] == before
