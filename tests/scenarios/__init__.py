@@ -1,0 +1,1 @@
+"""Outage scenario replay: parser, report math, CLI and an end-to-end run."""

@@ -1,0 +1,119 @@
+"""``zproxy scenario list`` and ``zproxy scenario run FILE|NAME [--report DIR]``.
+
+Exit codes: 0 every invariant holds; 1 an invariant failed (or the run could not complete);
+2 the scenario file is bad (every problem printed with its location).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from zproxy.errors import ConfigError
+from zproxy.scenarios.model import Scenario
+from zproxy.scenarios.parse import ScenarioError, load_scenario
+from zproxy.scenarios.report import build_report
+from zproxy.scenarios.report_html import render_html
+from zproxy.scenarios.report_text import render_text
+from zproxy.scenarios.settings import BUNDLED_DIR, shipped_config
+from zproxy.scenarios.traffic import Planned, load_recorded, plan_mix
+
+
+def run_scenario_command(action: str, file: Path | None, report: Path | None) -> int:
+    if action == "list":
+        return list_bundled()
+    if file is None:
+        print(
+            "zproxy: scenario run needs a FILE or a bundled name (see `zproxy scenario list`)",
+            file=sys.stderr,
+        )
+        return 2
+    path = resolve(file)
+    if path is None:
+        print(f"zproxy: {file}: no such scenario file or bundled scenario", file=sys.stderr)
+        return 2
+    try:
+        scenario = load_scenario(path, shipped_config())
+        plan = make_plan(scenario)
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            print(f"zproxy: {problem}", file=sys.stderr)
+        return 2
+    out_dir = report or Path("var") / "scenarios" / path.stem
+    try:
+        result = asyncio.run(_run(scenario, plan))
+    except (RuntimeError, ConfigError, OSError) as exc:
+        print(f"zproxy: scenario {scenario.name} could not run: {exc}", file=sys.stderr)
+        return 1
+    write_report(result, out_dir)
+    print(render_text(result))
+    print(f"report: {out_dir / 'report.html'} and {out_dir / 'report.json'}")
+    return 0 if result["ok"] else 1
+
+
+async def _run(scenario: Scenario, plan: list[Planned]) -> dict[str, Any]:
+    from zproxy.scenarios.runner import run_both
+
+    with tempfile.TemporaryDirectory(prefix="zproxy-scenario-") as tmp:
+        runs = await run_both(scenario, plan, Path(tmp))
+    return build_report(scenario, runs)
+
+
+def make_plan(scenario: Scenario) -> list[Planned]:
+    traffic = scenario.traffic
+    if traffic.recorded is None:
+        return plan_mix(traffic, scenario.duration, scenario.seed)
+    plan, problems = load_recorded(traffic.recorded, scenario.duration)
+    if problems:
+        raise ScenarioError(problems)
+    return plan
+
+
+def write_report(result: dict[str, Any], out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    (out_dir / "report.html").write_text(render_html(result), encoding="utf-8")
+
+
+def resolve(file: Path) -> Path | None:
+    """A path as given, else a bundled scenario by name (with or without ``.yaml``)."""
+    if file.is_file():
+        return file
+    for candidate in (BUNDLED_DIR / file.name, BUNDLED_DIR / f"{file.name}.yaml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def bundled() -> list[Path]:
+    return sorted(BUNDLED_DIR.glob("*.yaml"))
+
+
+def list_bundled() -> int:
+    files = bundled()
+    if not files:
+        print(f"zproxy: no bundled scenarios under {BUNDLED_DIR}", file=sys.stderr)
+        return 1
+    width = max(len(f.name) for f in files)
+    for path in files:
+        print(f"{path.name.ljust(width)}  {_summary(path)}")
+    return 0
+
+
+def _summary(path: Path) -> str:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return "(unreadable)"
+    text = doc.get("description") if isinstance(doc, dict) else None
+    if not text:
+        return "(no description)"
+    line = " ".join(str(text).split())
+    first = line.split(": ", 1)[0].split(". ", 1)[0].rstrip(".")
+    return first if len(first) <= 110 else first[:107] + "..."

@@ -1,0 +1,135 @@
+"""Assemble ``report.json`` (pure): per-phase numbers for both runs, timelines, the write audit
+and the invariant verdicts."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from zproxy.scenarios import measure as ms
+from zproxy.scenarios.invariants import evaluate
+from zproxy.scenarios.model import Scenario
+
+RUNS = ("zproxy", "baseline")
+
+
+@dataclass(slots=True)
+class RunData:
+    """What one run produced: outcomes, the ledger's markers, zproxy's write states."""
+
+    outcomes: list[ms.Outcome]
+    ledger: list[str]
+    states: dict[str, str] = field(default_factory=dict)
+    #: (seconds from traffic start, zproxy_write_queue_depth) samples; empty for the baseline.
+    depth: list[tuple[float, float]] = field(default_factory=list)
+    through_proxy: bool = True
+
+
+def summarize_run(scenario: Scenario, data: RunData) -> dict[str, Any]:
+    slo = scenario.traffic.slo_ms
+    fates = ms.write_fates(data.outcomes, data.ledger, data.states)
+    phases = []
+    for index, (spec, start) in enumerate(
+        zip(scenario.phases, scenario.phase_starts(), strict=True)
+    ):
+        mine = [o for o in data.outcomes if scenario.phase_at(o.t) == index]
+        stats = ms.group_stats(mine, fates, slo)
+        phases.append(
+            {
+                "name": spec.name,
+                "start": start,
+                "end": start + spec.duration,
+                "faulted": spec.faulted,
+                **stats,
+            }
+        )
+    seconds = max(1, math.ceil(scenario.duration))
+    drain = ms.drain_seconds(data.depth, scenario.recovery_at()) if data.through_proxy else None
+    return {
+        "phases": phases,
+        "total": ms.group_stats(data.outcomes, fates, slo),
+        "by_kind": {
+            kind: ms.group_stats([o for o in data.outcomes if o.kind == kind], fates, slo)
+            for kind in sorted({o.kind for o in data.outcomes})
+        },
+        "timeline": ms.timeline(data.outcomes, slo, seconds),
+        "queue_depth": [[round(t, 2), d] for t, d in data.depth],
+        "drain_seconds": drain,
+        "audit": {
+            "lost": sorted(m for m, f in fates.items() if f == "lost"),
+            "dead": sorted(m for m, f in fates.items() if f == "dead"),
+            "pending": sorted(m for m, f in fates.items() if f == "pending"),
+            "duplicates": ms.duplicates(data.ledger),
+            "order_violations": ms.order_violations(data.outcomes, data.ledger),
+        },
+    }
+
+
+def build_report(scenario: Scenario, runs: Mapping[str, RunData]) -> dict[str, Any]:
+    summaries = {name: summarize_run(scenario, runs[name]) for name in RUNS if name in runs}
+    checks = evaluate(scenario, summaries)
+    return {
+        "scenario": scenario_json(scenario),
+        "runs": summaries,
+        "invariants": checks,
+        "ok": all(c["ok"] for c in checks),
+    }
+
+
+def scenario_json(s: Scenario) -> dict[str, Any]:
+    t = s.traffic
+    return {
+        "name": s.name,
+        "description": s.description,
+        "file": str(s.source) if s.source else None,
+        "seed": s.seed,
+        "duration": s.duration,
+        "recovery_at": s.recovery_at(),
+        "drain_timeout": s.drain_timeout,
+        "traffic": {
+            "rate": t.rate,
+            "accounts": t.accounts,
+            "credentials": t.credentials,
+            "mix": dict(t.mix),
+            "recorded": str(t.recorded) if t.recorded else None,
+            "timeout": t.timeout,
+            "slo_ms": t.slo_ms,
+        },
+        "phases": [
+            {
+                "name": p.name,
+                "start": start,
+                "duration": p.duration,
+                "faults": [dict(f) for f in p.faults],
+                "admin": None
+                if p.admin is None
+                else {"breaker": p.admin.breaker, "group": p.admin.group},
+                "faulted": p.faulted,
+            }
+            for p, start in zip(s.phases, s.phase_starts(), strict=True)
+        ],
+        "invariants": [i.label() for i in s.invariants],
+    }
+
+
+def improvement(zp: float | None, base: float | None) -> float | None:
+    """How many times fewer failures zproxy's clients saw (None when undefined)."""
+    if zp is None or base is None:
+        return None
+    if 1 - zp <= 0:
+        return math.inf if 1 - base > 0 else None
+    return round((1 - base) / (1 - zp), 2)
+
+
+def rates(report: Mapping[str, Any], phase: int | None) -> Sequence[float | None]:
+    out: list[float | None] = []
+    for run in RUNS:
+        data = report["runs"].get(run)
+        if data is None:
+            out.append(None)
+            continue
+        stats = data["total"] if phase is None else data["phases"][phase]
+        out.append(stats["success_rate"])
+    return out

@@ -1,0 +1,60 @@
+"""zproxy's configuration for a scenario: the shipped file with the scenario's patches."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from zproxy.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+SHIPPED_CONFIG = ROOT / "config" / "zproxy.yaml"
+BUNDLED_DIR = ROOT / "config" / "scenarios"
+
+
+def shipped_config() -> dict[str, Any]:
+    """The shipped ``config/zproxy.yaml`` as data ({} when it is not beside the package)."""
+    try:
+        data = yaml.safe_load(SHIPPED_CONFIG.read_text(encoding="utf-8"))
+    except OSError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def merged_config(
+    base: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    routes: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
+    doc = merge(base, settings)
+    patched = []
+    for route in doc.get("routes") or []:
+        patch = routes.get(str(route.get("name"))) if isinstance(route, Mapping) else None
+        patched.append(merge(route, patch) if patch else route)
+    if patched:
+        doc["routes"] = patched
+    return doc
+
+
+def validate_config(doc: Mapping[str, Any]) -> list[str]:
+    """Every problem zproxy itself would report for ``doc`` (empty when it starts)."""
+    from zproxy.settings_parse import parse_settings
+
+    try:
+        parse_settings(doc, "settings", {})
+    except ConfigError as exc:
+        return list(exc.problems)
+    return []
