@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import hashlib
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from zproxy.clock import Clock, SystemClock
 from zproxy.errors import NotDurable, StoreUnavailable
@@ -44,7 +41,15 @@ from zproxy.queue.model import (
     encode_write,
 )
 from zproxy.queue.redact import redact_text
+from zproxy.queue.redis_support import command, queue_redis_client
+from zproxy.queue.redis_support import mapped_errors as _mapped
+from zproxy.queue.redis_support import opt_float as _opt_float
+from zproxy.queue.redis_support import sha_hex as _hash
+from zproxy.queue.redis_support import text as _s
+from zproxy.queue.redis_support import waitaof_confirmed as _confirmed
 from zproxy.queue.store import IdempotencyMismatch
+
+__all__ = ["RedisWriteQueue", "command", "queue_redis_client"]
 
 log = structlog.get_logger("zproxy.queue")
 
@@ -55,53 +60,6 @@ APPLIED_INDEX_KEEP = 10_000
 
 
 _SCRIPTS = ("ENQUEUE", "CLAIM", "RENEW", "REQUEUE", "FINISH", "OPERATOR_RETRY", "DROP", "UNSTICK")
-
-
-async def command(client: Any, *args: Any) -> Any:
-    """A raw command (redis-py leaves ``execute_command`` untyped)."""
-    return await client.execute_command(*args)
-
-
-def queue_redis_client(
-    url: str, *, socket_timeout: float = 5.0, connect_timeout: float = 2.0
-) -> aioredis.Redis:
-    """A client for the queue: explicit timeouts, no automatic retries."""
-    return aioredis.Redis.from_url(
-        url,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=connect_timeout,
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=30,
-    )
-
-
-def _hash(*parts: str) -> str:
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
-
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _opt_float(value: Any) -> float | None:
-    return None if value in (None, b"", "") else float(_s(value))
-
-
-def _confirmed(reply: Any) -> bool:
-    """WAITAOF answers [local fsyncs, replica fsyncs]; we need >= 1 local."""
-    return isinstance(reply, list | tuple) and bool(reply) and int(reply[0]) >= 1
-
-
-@contextlib.asynccontextmanager
-async def _mapped() -> AsyncIterator[None]:
-    try:
-        yield
-    except ResponseError as exc:
-        if "WAITAOF" in str(exc):
-            raise NotDurable(f"WAITAOF refused: {exc}") from exc
-        raise StoreUnavailable(f"redis refused: {exc}") from exc
-    except RedisError as exc:
-        raise StoreUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
 
 
 class RedisWriteQueue:
@@ -288,6 +246,17 @@ class RedisWriteQueue:
             cutoff = self._clock.time() - self._dead_retention
             await self._r.zremrangebyscore(index, "-inf", cutoff)
             return int(await self._r.zcard(index))
+
+    async def pending_order_hashes(self, limit: int = 100_000) -> set[str]:
+        """Hashes of the order keys whose line is not empty (see ``queue.pending``)."""
+        async with _mapped():
+            members = await self._r.zrange(self._p + "ready", 0, limit - 1)
+        return {_s(m) for m in members}
+
+    async def line_length(self, order_key: str) -> int:
+        """Writes waiting (queued or replaying) under ``order_key``."""
+        async with _mapped():
+            return int(await self._r.llen(f"{self._p}k:{_hash(order_key)}"))
 
     # ---- replay -----------------------------------------------------------------------------
 
