@@ -17,6 +17,8 @@ from zproxy.services import Services
 from zproxy.upstream.breaker import MODES
 
 routes = web.RouteTableDef()
+#: The most writes one ``GET /admin/writes`` returns.
+MAX_LIST = 1000
 
 
 def _is_state(value: str) -> TypeGuard[WriteState]:
@@ -53,9 +55,12 @@ async def list_writes(request: web.Request) -> web.Response:
         return _error(
             request, 400, "ZPROXY_BAD_STATE", "state must be queued, replaying, applied or dead"
         )
+    raw_limit = request.query.get("limit", "100")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIST:
+        return _error(request, 400, "ZPROXY_BAD_LIMIT", f"limit must be 1 to {MAX_LIST}")
     try:
-        records = await s.writes.queue.list(state, limit=int(request.query.get("limit", "100")))
-    except (StoreUnavailable, ValueError):
+        records = await s.writes.queue.list(state, limit=int(raw_limit))
+    except StoreUnavailable:
         return _no_queue(request)
     return json_response({"state": state, "writes": [redacted_view(r) for r in records]})
 

@@ -2,11 +2,13 @@
 
 No I/O and no clock reads: ``now`` and the random source are arguments.
 
-Live writes (``decide_write``, ``on_forward_failure``), per the issue: while the write breaker is
-open (or forced open), or when the upstream failed before the request could have reached it, a
-queueable write is stored and answered 202. An ambiguous failure of a queueable POST/PATCH is
-queued too (it carries zproxy's Idempotency-Key and Zuora dedupes the replay); an ambiguous
-PUT/DELETE failure is 504 (outcome unknown). A write is queueable when its route says
+Live writes (``decide_write``, ``on_forward_failure``, ``on_upstream_status``), per the issue:
+while the write breaker is open (or forced open), when the upstream failed before the request
+could have reached it, or when Zuora answered 503 (not processed), a queueable write is stored
+and answered 202. An ambiguous failure (or a 502/504 answer) of a queueable POST/PATCH is queued
+too (it carries zproxy's Idempotency-Key and Zuora dedupes the replay); an ambiguous PUT/DELETE
+failure is 504 (outcome unknown). While writes of the same order key are queued, a new queueable
+one joins them instead of overtaking them. A write is queueable when its route says
 ``on_outage: queue`` (and, with ``queue_requires_prefer``, the client sent
 ``Prefer: respond-async``) and it carries no card data.
 
@@ -89,13 +91,25 @@ def _queueable(policy: WritePolicy | None, prefer_async: bool, card_data: bool) 
 
 
 def decide_write(
-    policy: WritePolicy | None, *, breaker_open: bool, prefer_async: bool, card_data: bool
+    policy: WritePolicy | None,
+    *,
+    breaker_open: bool,
+    prefer_async: bool,
+    card_data: bool,
+    behind_queued: bool = False,
 ) -> Forward | Queue | Reject:
-    """Before sending: forward while the breaker lets us, else queue if allowed."""
-    if not breaker_open:
+    """Before sending: forward while the breaker lets us, else queue if allowed.
+
+    ``behind_queued``: writes with the same order key are still queued. A queueable write
+    then joins them rather than overtake them (Zuora is probably back, so the replayer will
+    send it right after them); one that may not be queued is forwarded all the same.
+    """
+    if not breaker_open and not behind_queued:
         return Forward()
     refused = _queueable(policy, prefer_async, card_data)
-    return refused if refused is not None else Queue()
+    if refused is None:
+        return Queue()
+    return refused if breaker_open else Forward()
 
 
 def on_forward_failure(
@@ -113,6 +127,35 @@ def on_forward_failure(
     if queueable and method.upper() in ("POST", "PATCH"):
         return Queue()
     return Unknown504()
+
+
+#: Zuora's own "unavailable" (maintenance, overload): the write was not processed.
+NOT_PROCESSED_STATUSES = frozenset({503})
+#: A gateway between us and Zuora failed: the write may or may not have been processed.
+AMBIGUOUS_STATUSES = frozenset({502, 504})
+
+
+def on_upstream_status(
+    policy: WritePolicy | None,
+    method: str,
+    status: int,
+    *,
+    prefer_async: bool,
+    card_data: bool = False,
+) -> Queue | None:
+    """After a forwarded write got an answer: a 503 is queued like a write never sent, a
+    502/504 like an ambiguous failure (POST/PATCH only, their replays are deduped by key);
+    ``None``: pass Zuora's answer through."""
+    if status in NOT_PROCESSED_STATUSES:
+        never_sent = True
+    elif status in AMBIGUOUS_STATUSES:
+        never_sent = False
+    else:
+        return None
+    after = on_forward_failure(
+        policy, method, error_never_sent=never_sent, prefer_async=prefer_async, card_data=card_data
+    )
+    return after if isinstance(after, Queue) else None
 
 
 # ---- replay attempts -----------------------------------------------------------------------
