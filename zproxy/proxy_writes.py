@@ -83,7 +83,11 @@ async def handle_write(proxy: ProxyHandler, ex: Exchange) -> web.StreamResponse:
     card = has_card_data(body)
     group = route.breaker_group(method)
     decision = wp.decide_write(
-        policy, breaker_open=s.gateway.is_open(group), prefer_async=prefer, card_data=card
+        policy,
+        breaker_open=s.gateway.is_open(group),
+        prefer_async=prefer,
+        card_data=card,
+        behind_queued=_behind_queued(s, policy, ex, body),
     )
     if isinstance(decision, wp.Reject):
         return _refuse(ex, s.gateway.breaker(group).retry_after(), key, decision.reason)
@@ -100,8 +104,13 @@ async def handle_write(proxy: ProxyHandler, ex: Exchange) -> web.StreamResponse:
             return await _enqueue(proxy, ex, policy, headers, body, key)
         if isinstance(after, wp.Unknown504) and not exc.never_sent:
             return _unknown(ex, key)
+        if isinstance(after, wp.Reject503):
+            return _refuse(ex, s.gateway.breaker(group).retry_after(), key, "not queueable")
         raise
     ex.upstream_status = resp.status
+    later = wp.on_upstream_status(policy, method, resp.status, prefer_async=prefer, card_data=card)
+    if later is not None:
+        return await _enqueue(proxy, ex, policy, headers, body, key)
     if 200 <= resp.status < 300:
         await _after_success(proxy, ex, policy, body, resp.body)
     elif resp.status in (401, 403):
@@ -110,6 +119,24 @@ async def handle_write(proxy: ProxyHandler, ex: Exchange) -> web.StreamResponse:
     for name, value in response_headers(resp.headers.items()):
         out.headers.add(name, value)
     return out
+
+
+def order_key_of(policy: WritePolicy, ex: Exchange, body: bytes) -> str | None:
+    """The rendered ``order_key`` of the route, or None (none configured, or a field missing)."""
+    if not policy.order_key or ex.match is None:
+        return None
+    rendered = render_tags([policy.order_key], ex.match.params, _json(body))
+    return rendered[0] if rendered else None
+
+
+def _behind_queued(s: Services, policy: WritePolicy, ex: Exchange, body: bytes) -> bool:
+    """Writes for this order key are waiting in the queue (in-process view: no Redis call,
+    and nothing is rendered while no write is queued at all)."""
+    writes = s.writes
+    if writes is None or not writes.pending or not policy.order_key:
+        return False
+    key = order_key_of(policy, ex, body)
+    return key is not None and writes.has_pending(key)
 
 
 async def _after_success(
@@ -172,9 +199,7 @@ async def _enqueue(
         why = "no credentials" if caller is None else "queueing is disabled"
         return _not_queued(ex, key, why)
     assert ex.match is not None
-    rendered = render_tags(
-        [policy.order_key] if policy.order_key else [], ex.match.params, _json(body)
-    )
+    order_key = order_key_of(policy, ex, body)
     now = s.clock.time()
     write_id = new_write_id(now)
     write = QueuedWrite.create(
@@ -184,7 +209,7 @@ async def _enqueue(
         body=body,
         identity=caller.identity.principal,
         # Without an order key (e.g. a body field is missing) the write is its own line.
-        order_key=rendered[0] if rendered else "write:" + write_id,
+        order_key=order_key or "write:" + write_id,
         route=ex.match.route.name,
         accepted_at=now,
         idempotency_key=key,

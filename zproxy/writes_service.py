@@ -1,14 +1,17 @@
 """The durable write queue of one zproxy process: enqueue for the edge, the replayer loop that
-drains it through the same gateway as live traffic, and the listener that reports outcomes
-(metrics, cache invalidation, logs)."""
+drains it through the same gateway as live traffic, the listener that reports outcomes
+(metrics, cache invalidation, logs), and the in-process view of which order keys have writes
+waiting (``has_pending``, ``annotate_cache_status``; see ``zproxy.queue.pending``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import re
 import socket
 import uuid
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import orjson
@@ -27,6 +30,7 @@ from zproxy.policy.routes import render_tags
 from zproxy.policy.writes import ReplayResult
 from zproxy.queue.crypto import Cipher
 from zproxy.queue.model import EnqueueResult, QueuedWrite
+from zproxy.queue.pending import PendingKeys
 from zproxy.queue.redis_queue import RedisWriteQueue
 from zproxy.queue.replayer import Replayer
 from zproxy.services import Services
@@ -35,6 +39,22 @@ from zproxy.upstream.gateway import UpstreamCall
 from zproxy.upstream.limiter import LimiterRejected
 
 log = structlog.get_logger("zproxy.writes")
+
+#: Seconds between refreshes of the pending order keys from Redis (other processes' writes).
+PENDING_REFRESH = 1.0
+PENDING_DETAIL = "pending-writes"
+_DETAIL = re.compile(r'; detail=("[^"]*"|[^;]*)$')
+
+
+def with_detail(cache_status: str, word: str) -> str:
+    """``Cache-Status`` with ``word`` added to its (single) ``detail`` parameter."""
+    found = _DETAIL.search(cache_status)
+    if found is None:
+        return f"{cache_status}; detail={word}"
+    words = found.group(1).strip('"').split()
+    if word in words:
+        return cache_status
+    return cache_status[: found.start()] + '; detail="' + " ".join([*words, word]) + '"'
 
 
 def load_cipher(settings: Settings) -> Cipher:
@@ -96,6 +116,8 @@ class WriteService:
             can_send=self.can_send,
         )
         self._task: asyncio.Task[None] | None = None
+        self._refresher: asyncio.Task[None] | None = None
+        self.pending = PendingKeys()
 
     async def start(self) -> None:
         try:
@@ -105,9 +127,16 @@ class WriteService:
         self.s.metrics.on_durability(status.ok)
         if not status.ok:
             log.warning("write_queue_not_durable", reason=status.reason)
+        await self.refresh_pending()
+        self.s.breakers.add_listener(self)
         self._task = asyncio.create_task(self.replayer.run())
+        self._refresher = asyncio.create_task(self._refresh_pending_loop())
 
     async def stop(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
         self.replayer.stop()
         if self._task is not None:
             try:
@@ -128,10 +157,52 @@ class WriteService:
             raise
         self.s.metrics.on_durability(True)
         if result.created:
+            self.pending.add(write.order_key)
             self.s.metrics.on_write(write.route, "queued")
             log.info("write_queued", route=write.route, write_id=result.write_id)
         self.replayer.wake()
         return result
+
+    # -- pending writes (reads and live writes ask on every request: memory only) -------------
+
+    def has_pending(self, order_key: str) -> bool:
+        """Are writes for ``order_key`` waiting in the queue (as far as this process knows)?"""
+        return self.pending.has(order_key)
+
+    def annotate_cache_status(
+        self, cache_status: str, tag_templates: Iterable[str], params: Mapping[str, str]
+    ) -> str:
+        """A read's ``Cache-Status`` with ``detail=pending-writes`` when one of its tags names an
+        order key with queued writes; unchanged (and nothing rendered) when none are queued."""
+        if not self.pending:
+            return cache_status
+        if self.pending.any_of(render_tags(tag_templates, params)):
+            return with_detail(cache_status, PENDING_DETAIL)
+        return cache_status
+
+    async def refresh_pending(self) -> None:
+        mark = self.pending.mark()
+        try:
+            hashes = await self.queue.pending_order_hashes()
+        except StoreUnavailable:
+            return
+        self.pending.replace(hashes, mark)
+
+    async def _refresh_pending_loop(self) -> None:
+        while True:
+            await asyncio.sleep(PENDING_REFRESH)
+            try:
+                await self.refresh_pending()
+            except Exception:
+                log.exception("pending_refresh_failed")
+
+    async def _forget_if_done(self, order_key: str) -> None:
+        mark = self.pending.mark()
+        try:
+            if await self.queue.line_length(order_key) == 0:
+                self.pending.discard_if_quiet(order_key, mark)
+        except StoreUnavailable:
+            return
 
     async def ready(self) -> str | None:
         status = self.queue.durability
@@ -149,6 +220,11 @@ class WriteService:
         self.s.metrics.on_durability(self.queue.durability.ok)
 
     # -- the replayer's side ---------------------------------------------------------------
+
+    def on_transition(self, group: str, old: str, new: str) -> None:
+        """A breaker let go (here or in another process): replay now, not at the next poll."""
+        if new != "open":
+            self.replayer.wake()
 
     def can_send(self) -> bool:
         return not self.s.gateway.is_open("writes")
@@ -180,6 +256,7 @@ class WriteService:
     async def on_applied(self, write: QueuedWrite, status: int, body: bytes) -> None:
         self.s.metrics.on_write(write.route, "applied")
         log.info("write_applied", route=write.route, write_id=write.id, status=status)
+        await self._forget_if_done(write.order_key)
         route = self.s.settings.routes.get(write.route)
         if route is None or route.write is None:
             return
@@ -205,6 +282,7 @@ class WriteService:
         self, write: QueuedWrite, reason: str, status: int | None, body: bytes
     ) -> None:
         self.s.metrics.on_write(write.route, "dead")
+        await self._forget_if_done(write.order_key)
         log.warning(
             "write_dead",
             route=write.route,

@@ -9,7 +9,8 @@ requests through, per order key in the order accepted, and reports each outcome 
 (cache purge, metrics). The admin API reads ``list``/``get`` through ``redacted_view``.
 
 Modules: ``model`` (the write, its record, JSON codec), ``store`` (protocol + in-memory),
-``redis_queue`` + ``redis_scripts`` (Redis streams and Lua), ``durability`` (is Redis safe to
-promise a 202 with), ``crypto`` (encryption at rest), ``redact`` (operator views),
-``replayer`` (the drain loop).
+``redis_queue`` + ``redis_scripts`` + ``redis_support`` (Redis streams, Lua, the client),
+``durability`` (is Redis safe to promise a 202 with), ``crypto`` (encryption at rest),
+``redact`` (operator views), ``replayer`` (the drain loop), ``pending`` (which order keys have
+writes waiting: reads' ``detail=pending-writes``, live writes that must not overtake).
 """

@@ -12,6 +12,9 @@ one outcome per claim, judged by ``zproxy.policy.writes.classify_replay``. Decis
   so the other keys would only be refused too), besides holding that key.
 - ``can_send()`` gates each round (the write breaker, which lets probes through): while it
   says no, nothing is claimed.
+- A send the breaker (or the upstream limiter) refused never left: the claim is released
+  without backoff, and the next round, which starts once this round's other sends (a
+  half-open probe among them) are done, claims it again.
 - ``send`` raising is treated like a connection reset (outcome unknown: retry with the same
   Idempotency-Key, which every stored POST/PATCH carries).
 - The listener hears only outcomes this replayer recorded (``on_applied`` purges cache tags).
@@ -194,6 +197,10 @@ class Replayer:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
         now = self._clock.time()
+        if result.error == "breaker_open":
+            if not await self._queue.release(claim, now):
+                log.warning("replay.lease_lost", write_id=claim.write_id, status=None)
+            return
         outcome = classify_replay(
             result, attempt=claim.attempts, now=now, rng=self._rng, backoff=self._backoff
         )
