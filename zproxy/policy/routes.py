@@ -74,12 +74,14 @@ class Route:
 
 
 def compile_path(template: str) -> re.Pattern[str]:
-    """``/v1/accounts/{account}`` -> one segment per ``{x}``; ``{rest*}`` takes the remainder."""
+    """``/v1/accounts/{account}`` -> one segment per ``{x}``; a trailing ``{rest*}`` matches
+    nothing or ``/`` and the remainder (``/v1/payments{rest*}`` is ``/v1/payments`` and below)."""
     out: list[str] = []
     pos = 0
     for m in _PARAM.finditer(template):
         out.append(re.escape(template[pos : m.start()]))
-        out.append(f"(?P<{m.group(1)}>.+)" if m.group(2) else f"(?P<{m.group(1)}>[^/]+)")
+        # {x*}: nothing, or "/" and the rest; {x}: one non-empty segment.
+        out.append(f"(?P<{m.group(1)}>(?:/.*)?)" if m.group(2) else f"(?P<{m.group(1)}>[^/]+)")
         pos = m.end()
     out.append(re.escape(template[pos:]))
     return re.compile("".join(out))
