@@ -111,7 +111,7 @@ def test_write_fates_from_ledger_and_states() -> None:
         "w8": "refused",
     }
     assert ms.duplicates(ledger) == ["w2"]
-    stats = ms.group_stats(outcomes, fates, slo_ms=2000)
+    stats = ms.group_stats(outcomes, fates, slo_ms=2000, duplicated=frozenset({"w2"}))
     assert stats["writes"] == {
         "sent": 8,
         "accepted": 5,
@@ -122,6 +122,7 @@ def test_write_fates_from_ledger_and_states() -> None:
         "pending": 1,
         "refused": 2,
         "applied_unacked": 1,
+        "duplicates": 1,
     }
     assert stats["requests"] == 9
     assert stats["valid"] == 9

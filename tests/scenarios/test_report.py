@@ -97,6 +97,15 @@ def test_invariants(
     assert report["ok"] is ok
 
 
+def test_duplicates_are_counted_in_their_phase() -> None:
+    report = build_report(scenario(), runs(["w2", "w2"]))
+    zp = report["runs"]["zproxy"]
+    assert [p["writes"]["duplicates"] for p in zp["phases"]] == [0, 1]
+    assert zp["audit"]["duplicates"] == ["w2"]
+    assert "0/0/0/0/0/0" in render_text(report)  # steady: no writes
+    assert "1/1/1/0/0/1" in render_text(report)  # outage: the duplicated write
+
+
 def test_a_queue_that_never_drains_fails_the_drain_invariant() -> None:
     report = build_report(
         scenario(Invariant("max_drain_seconds", value=60)), runs(depth=[(3.0, 4), (5.0, 2)])

@@ -1,5 +1,11 @@
 """Send a request plan at its rate (open loop: a slow answer never delays the next request)
-and record what each client saw."""
+and record what each client saw.
+
+Like Ruby's Net::HTTP, aiohttp retries an idempotent request once when a reused keep-alive
+connection is dropped by the server; so a GET or PUT held by the fake's ``timeout`` fault and
+dropped when the fault lifts may still succeed within the client timeout, as it would for
+CustomersDot.
+"""
 
 from __future__ import annotations
 

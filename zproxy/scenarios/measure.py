@@ -157,7 +157,10 @@ def drain_seconds(samples: Sequence[tuple[float, float]], recovery_at: float) ->
 
 
 def group_stats(
-    outcomes: Sequence[Outcome], fates: Mapping[str, str], slo_ms: float
+    outcomes: Sequence[Outcome],
+    fates: Mapping[str, str],
+    slo_ms: float,
+    duplicated: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     verdicts = Counter(verdict(o, slo_ms) for o in outcomes)
     valid = verdicts["good"] + verdicts["bad"]
@@ -181,6 +184,7 @@ def group_stats(
             "accepted": sum(1 for o in writes if acknowledged(o)),
             "queued": sum(1 for o in writes if o.status == 202),
             **{fate: fate_counts[fate] for fate in FATES},
+            "duplicates": sum(1 for o in writes if o.marker in duplicated),
         },
     }
 

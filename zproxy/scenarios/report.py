@@ -30,12 +30,13 @@ class RunData:
 def summarize_run(scenario: Scenario, data: RunData) -> dict[str, Any]:
     slo = scenario.traffic.slo_ms
     fates = ms.write_fates(data.outcomes, data.ledger, data.states)
+    dupes = frozenset(ms.duplicates(data.ledger))
     phases = []
     for index, (spec, start) in enumerate(
         zip(scenario.phases, scenario.phase_starts(), strict=True)
     ):
         mine = [o for o in data.outcomes if scenario.phase_at(o.t) == index]
-        stats = ms.group_stats(mine, fates, slo)
+        stats = ms.group_stats(mine, fates, slo, dupes)
         phases.append(
             {
                 "name": spec.name,
@@ -49,7 +50,7 @@ def summarize_run(scenario: Scenario, data: RunData) -> dict[str, Any]:
     drain = ms.drain_seconds(data.depth, scenario.recovery_at()) if data.through_proxy else None
     return {
         "phases": phases,
-        "total": ms.group_stats(data.outcomes, fates, slo),
+        "total": ms.group_stats(data.outcomes, fates, slo, dupes),
         "by_kind": {
             kind: ms.group_stats([o for o in data.outcomes if o.kind == kind], fates, slo)
             for kind in sorted({o.kind for o in data.outcomes})

@@ -36,13 +36,12 @@ def _cache(c: Mapping[str, int]) -> str:
     return "/".join(str(c.get(k, 0)) for k in keys)
 
 
-def _writes(w: Mapping[str, int], dup: int) -> str:
-    return f"{w['accepted']}/{w['queued']}/{w['applied']}/{w['dead']}/{w['lost']}/{dup}"
+def _writes(w: Mapping[str, int]) -> str:
+    keys = ("accepted", "queued", "applied", "dead", "lost", "duplicates")
+    return "/".join(str(w[k]) for k in keys)
 
 
-def _row(
-    name: str, secs: str, zp: Mapping[str, Any], base: Mapping[str, Any], dup: int
-) -> list[str]:
+def _row(name: str, secs: str, zp: Mapping[str, Any], base: Mapping[str, Any]) -> list[str]:
     return [
         name,
         secs,
@@ -52,7 +51,7 @@ def _row(
         _ms(zp["p50_ms"], zp["p99_ms"]),
         _ms(base["p50_ms"], base["p99_ms"]),
         _cache(zp["cache"]),
-        _writes(zp["writes"], dup),
+        _writes(zp["writes"]),
     ]
 
 
@@ -70,19 +69,23 @@ def _table(rows: Sequence[Sequence[str]]) -> list[str]:
     return lines
 
 
+def _first_sentence(text: str) -> str:
+    line = " ".join(text.split())
+    return line.split(": ", 1)[0].split(". ", 1)[0].rstrip(".")
+
+
 def render_text(report: Mapping[str, Any]) -> str:
     sc, zp, base = report["scenario"], report["runs"]["zproxy"], report["runs"]["baseline"]
     rows: list[list[str]] = [list(HEAD)]
     for spec, a, b in zip(sc["phases"], zp["phases"], base["phases"], strict=True):
         label = spec["name"] + (" *" if spec["faulted"] else "")
-        rows.append(_row(label, f"{spec['duration']:g}", a, b, 0))
-    dup = len(zp["audit"]["duplicates"])
-    rows.append(_row("all", f"{sc['duration']:g}", zp["total"], base["total"], dup))
+        rows.append(_row(label, f"{spec['duration']:g}", a, b))
+    rows.append(_row("all", f"{sc['duration']:g}", zp["total"], base["total"]))
     drain = zp["drain_seconds"]
     audit = zp["audit"]
     factor = improvement(zp["total"]["success_rate"], base["total"]["success_rate"])
     lines = [
-        f"scenario {sc['name']}: {sc['description'].strip().splitlines()[0]}",
+        f"scenario {sc['name']}: {_first_sentence(sc['description'])}",
         f"traffic {sc['traffic']['rate']:g} req/s, {sc['traffic']['accounts']} accounts, "
         f"{sc['traffic']['credentials']} credentials; * = fault phase; ok = good/valid "
         f"(2xx or 202 queued, within {sc['traffic']['slo_ms']:g} ms)",
