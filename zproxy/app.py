@@ -181,13 +181,15 @@ async def start(
     await sync.start()
     services.stoppers.append(sync.stop)
     queue_client = queue_redis_client(redis_url, socket_timeout=settings.redis.socket_timeout)
+    cipher = load_cipher(settings)
     queue = RedisWriteQueue(
         queue_client,
-        load_cipher(settings),
+        cipher,
         clock=clock,
         waitaof_timeout_ms=settings.queue.durability_timeout_ms,
     )
-    writes = WriteService(services, queue)
+    writes = WriteService(services, queue, cipher)
+    services.identities.on_grant = writes.remember_grant
     services.writes = writes
     await writes.start()
     services.stoppers.append(queue_client.aclose)

@@ -6,7 +6,7 @@ client share cache entries); anything else, or a token never seen, hashes to its
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
@@ -42,6 +42,9 @@ class Identities:
         self.hasher = hasher
         self.principals = principals
         self.cache = cache
+        #: Told of every token grant (the write queue keeps the newest token per principal
+        #: so replays after a long outage do not go out with an expired one).
+        self.on_grant: Callable[[str, str, float], Awaitable[None]] | None = None
 
     async def caller(self, headers: Mapping[str, str]) -> Caller | None:
         """The request's identity, or None without credentials (never served from cache)."""
@@ -78,6 +81,8 @@ class Identities:
             await self.principals.remember(
                 token_hash(self.hasher, grant.access_token), grant.principal, grant.expires_in
             )
+            if self.on_grant is not None:
+                await self.on_grant(grant.principal, grant.access_token, grant.expires_in)
         except StoreUnavailable:
             log.warning("token_not_learned", reason="redis unavailable")
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import orjson
 import structlog
+from redis.exceptions import RedisError
 
 from zproxy.config import Settings
 from zproxy.errors import (
@@ -28,7 +29,7 @@ from zproxy.errors import (
 )
 from zproxy.policy.routes import render_tags
 from zproxy.policy.writes import ReplayResult
-from zproxy.queue.crypto import Cipher
+from zproxy.queue.crypto import Cipher, DecryptError
 from zproxy.queue.model import EnqueueResult, QueuedWrite
 from zproxy.queue.pending import PendingKeys
 from zproxy.queue.redis_queue import RedisWriteQueue
@@ -39,6 +40,7 @@ from zproxy.upstream.gateway import UpstreamCall
 from zproxy.upstream.limiter import LimiterRejected
 
 log = structlog.get_logger("zproxy.writes")
+_TOKEN_PREFIX = "zq:tok:"  # noqa: S105 - a Redis key prefix
 
 #: Seconds between refreshes of the pending order keys from Redis (other processes' writes).
 PENDING_REFRESH = 1.0
@@ -99,9 +101,10 @@ def _json(body: bytes) -> object:
 
 
 class WriteService:
-    def __init__(self, services: Services, queue: RedisWriteQueue) -> None:
+    def __init__(self, services: Services, queue: RedisWriteQueue, cipher: Cipher) -> None:
         self.s = services
         self.queue = queue
+        self._cipher = cipher
         q = services.settings.queue
         consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.replayer = Replayer(
@@ -229,6 +232,32 @@ class WriteService:
     def can_send(self) -> bool:
         return not self.s.gateway.is_open("writes")
 
+    async def remember_grant(self, principal: str, token: str, expires_in: float) -> None:
+        """Keep the newest bearer token of a principal (encrypted, until it expires)."""
+        await self.s.redis.set(
+            _TOKEN_PREFIX + principal,
+            self._cipher.encrypt(token.encode()),
+            px=max(1, int(expires_in * 1000)),
+        )
+
+    async def _current_headers(self, write: QueuedWrite) -> list[tuple[str, str]]:
+        """The write's headers, with its bearer token replaced by the newest one its principal
+        was granted (the one it was queued with may have expired during a long outage)."""
+        headers = list(write.headers)
+        if not any(n.lower() == "authorization" and v[:7].lower() == "bearer " for n, v in headers):
+            return headers
+        try:
+            stored = await self.s.redis.get(_TOKEN_PREFIX + write.identity)
+            raw = stored.encode() if isinstance(stored, str) else stored
+            token = self._cipher.decrypt(raw).decode() if raw else None
+        except (RedisError, DecryptError):
+            token = None
+        if token is None:
+            return headers
+        return [
+            (n, f"Bearer {token}") if n.lower() == "authorization" else (n, v) for n, v in headers
+        ]
+
     async def send(self, write: QueuedWrite) -> ReplayResult:
         route = self.s.settings.routes.get(write.route)
         group = route.breaker_group(write.method) if route else "writes"
@@ -238,7 +267,7 @@ class WriteService:
             route.pool if route else "default",
             write.method,
             write.path,
-            list(write.headers),
+            await self._current_headers(write),
             write.body,
         )
         try:

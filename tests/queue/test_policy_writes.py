@@ -8,6 +8,7 @@ import pytest
 
 from zproxy.policy.routes import WritePolicy
 from zproxy.policy.writes import (
+    AUTH_RETRIES,
     Applied,
     Backoff,
     Dead,
@@ -128,7 +129,11 @@ def classify(result: ReplayResult, attempt: int = 1) -> Applied | Retry | Dead:
         (ReplayResult(error="reset"), Retry, "reset"),
         (ReplayResult(error="breaker_open"), Retry, "breaker_open"),
         (ReplayResult(400, b'{"success": false}'), Dead, "upstream_400"),
-        (ReplayResult(401, b'{"message": "Authentication error"}'), Dead, "upstream_401"),
+        (
+            ReplayResult(401, b'{"message": "Authentication error"}'),
+            Retry,
+            "upstream_401_awaiting_token",
+        ),
         (ReplayResult(404), Dead, "upstream_404"),
         (ReplayResult(422), Dead, "upstream_422"),
     ],
@@ -180,3 +185,11 @@ def test_age_limit() -> None:
     assert check_age(NOW - 71_999, NOW) is None
     assert check_age(NOW - 72_001, NOW) == Dead("expired_idempotency_window")
     assert check_age(NOW - 11, NOW, max_age=10) == Dead("expired_idempotency_window")
+
+
+def test_a_401_waits_for_a_fresh_token_then_dead_letters() -> None:
+    expired = ReplayResult(401, b'{"message": "Authentication error"}')
+    assert isinstance(classify(expired, attempt=AUTH_RETRIES), Retry)
+    outcome = classify(expired, attempt=AUTH_RETRIES + 1)
+    assert isinstance(outcome, Dead)
+    assert outcome.reason == "upstream_401"

@@ -268,6 +268,10 @@ def _error_codes(body: bytes) -> tuple[bool | None, set[str], str]:
     return (success if isinstance(success, bool) else None), codes, " ".join(messages).lower()
 
 
+#: Replays answered 401 wait this many times for a fresh token before dead-lettering.
+AUTH_RETRIES = 8
+
+
 def classify_replay(
     result: ReplayResult, *, attempt: int, now: float, rng: Uniform, backoff: Backoff
 ) -> Applied | Retry | Dead:
@@ -288,4 +292,9 @@ def classify_replay(
         return Applied(status, result.body)
     if 200 <= status < 300:
         return Dead("upstream_success_false", status, result.body)
+    if status == 401 and attempt <= AUTH_RETRIES:
+        # The token the write was queued with expired during the outage (Zuora tokens last
+        # an hour); the client fetches a new one through zproxy once Zuora is back, and the
+        # replay then uses it. Wait for that a few times before giving up.
+        return Retry(backoff.delay(attempt, rng), "upstream_401_awaiting_token", status)
     return Dead(f"upstream_{status}", status, result.body)
