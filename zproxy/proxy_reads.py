@@ -155,6 +155,10 @@ def _body_digest(body: bytes) -> str:
 
 
 def _status_header(ctx: ReadContext, value: str) -> None:
+    writes, match = ctx.proxy.s.writes, ctx.ex.match
+    if writes is not None and match is not None:
+        # Queued writes will change what this read shows: say so (no Redis call when none are).
+        value = writes.annotate_cache_status(value, ctx.policy.tags, match.params)
     ctx.ex.cache = value
     ctx.ex.extra_headers["Cache-Status"] = value
 

@@ -122,3 +122,32 @@ async def test_pending_view_follows_the_redis_queue(redis_url: str) -> None:
         assert not pending.has("account:A2")
     finally:
         await client.aclose()
+
+
+async def test_reads_of_an_account_with_queued_writes_say_so(
+    tmp_path: Path, redis_url: str, http: aiohttp.ClientSession
+) -> None:
+    async with zproxy_stack(tmp_path, redis_url) as (fz, procs):
+        proc = procs[0]
+        token = await fz.token(http)
+        headers = {"Authorization": f"Bearer {token}"}
+
+        async def cache_status(account: str) -> str:
+            async with http.get(f"{proc.url}/v1/accounts/{account}", headers=headers) as resp:
+                assert resp.status == 200
+                return resp.headers["Cache-Status"]
+
+        assert "pending-writes" not in await cache_status("A00000001")
+        await set_breaker(http, proc, "force_open", "writes")
+        assert_accepted(await put_account(http, proc, token, "A00000001", 0))
+        status = await cache_status("A00000001")
+        assert status.startswith("zproxy; hit; ttl=")
+        assert status.endswith("; detail=pending-writes")
+        assert "pending-writes" not in await cache_status("A00000002")
+        await set_breaker(http, proc, "auto", "writes")
+        await eventually(lambda: drained(http, proc))
+
+        async def settled() -> bool:
+            return "pending-writes" not in await cache_status("A00000001")
+
+        await eventually(settled)
