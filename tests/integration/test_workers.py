@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -23,6 +24,10 @@ def _total(metrics: str) -> float:
     )
 
 
+def _started(logs: str) -> int:
+    return sum('"event":"started"' in line for line in logs.splitlines())
+
+
 async def test_two_workers_share_the_port_and_the_metrics(
     echo: tuple[str, EchoState], tmp_path: Path
 ) -> None:
@@ -31,6 +36,11 @@ async def test_two_workers_share_the_port_and_the_metrics(
     )
     await proc.astart()
     try:
+        # /healthz answers once the first worker is up; wait for the second one too.
+        for _ in range(200):
+            if _started(proc.logs()) == 2:
+                break
+            await asyncio.sleep(0.1)
         async with aiohttp.ClientSession() as http:
             for _ in range(40):
                 # A new connection each time, so the kernel spreads them over the workers.
@@ -41,8 +51,7 @@ async def test_two_workers_share_the_port_and_the_metrics(
             async with http.get(proc.admin_url + "/metrics") as resp:
                 text = await resp.text()
         assert _total(text) == 40
-        pids = {line for line in proc.logs().splitlines() if '"event":"started"' in line}
-        assert len(pids) == 2
+        assert _started(proc.logs()) == 2  # neither worker died and was replaced
     finally:
         assert await proc.aterminate() == 0
     assert len(echo[1].seen) == 40
