@@ -37,7 +37,7 @@ async def test_live_write_queues_behind_writes_of_its_account(
         for seq in range(3):
             assert_accepted(await put_account(http, proc, token, "A00000001", seq))
         # Zuora is back but slow: the queued writes take a while to replay.
-        fault(fz, mode="slow", latency_ms=400)
+        fault(fz, mode="slow", latency_ms=1000)
         await set_breaker(http, proc, "auto")
         behind = await put_account(http, proc, token, "A00000001", 3)
         assert_accepted(behind)  # joins its account's line instead of overtaking it
