@@ -29,10 +29,15 @@ async def _bench(fake: str, proxy: str, requests: int, concurrency: int) -> None
         return send
 
     for _ in range(2):  # warm-up round, then the measured one
-        direct = await run_load("fake Zuora direct", sender(fake), requests=requests,
-                                concurrency=concurrency)
-        through = await run_load("through zproxy (pass-through)", sender(proxy),
-                                 requests=requests, concurrency=concurrency)
+        direct = await run_load(
+            "fake Zuora direct", sender(fake), requests=requests, concurrency=concurrency
+        )
+        through = await run_load(
+            "through zproxy (pass-through)",
+            sender(proxy),
+            requests=requests,
+            concurrency=concurrency,
+        )
     print(f"GET /v1/accounts/{{key}}: {requests} requests, concurrency {concurrency}")
     print(direct.line())
     print(through.line())

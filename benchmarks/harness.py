@@ -39,7 +39,10 @@ class LoadResult:
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
         rps = self.requests / self.seconds
         codes = ",".join(f"{k}:{v}" for k, v in sorted(self.statuses.items()))
-        return f"{self.name:<34} {rps:>9.0f} req/s   p50 {p50:>7.2f} ms   p99 {p99:>7.2f} ms   [{codes}]"
+        return (
+            f"{self.name:<34} {rps:>9.0f} req/s   p50 {p50:>7.2f} ms   "
+            f"p99 {p99:>7.2f} ms   [{codes}]"
+        )
 
 
 async def run_load(
