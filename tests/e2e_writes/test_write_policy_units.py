@@ -21,6 +21,8 @@ REJECT = WritePolicy(on_outage="reject")
     ("policy", "method", "status", "prefer", "queued"),
     [
         (QUEUE, "PUT", 503, False, True),  # Zuora did not process it: safe for any method
+        (QUEUE, "PUT", 429, False, True),  # over Zuora's limits: not processed either
+        (REJECT, "POST", 429, False, False),  # payments and the like get Zuora's 429
         (QUEUE, "PUT", 502, False, False),  # ambiguous: a PUT gets Zuora's answer
         (QUEUE, "POST", 504, False, True),  # ambiguous, but the replay is deduped by key
         (PREFER, "POST", 503, False, False),

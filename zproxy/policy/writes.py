@@ -129,8 +129,9 @@ def on_forward_failure(
     return Unknown504()
 
 
-#: Zuora's own "unavailable" (maintenance, overload): the write was not processed.
-NOT_PROCESSED_STATUSES = frozenset({503})
+#: Zuora's own "unavailable" (maintenance, overload) and its rate/concurrency limits (429):
+#: the write was not processed, so it may wait in the queue like one never sent.
+NOT_PROCESSED_STATUSES = frozenset({429, 503})
 #: A gateway between us and Zuora failed: the write may or may not have been processed.
 AMBIGUOUS_STATUSES = frozenset({502, 504})
 
@@ -143,7 +144,7 @@ def on_upstream_status(
     prefer_async: bool,
     card_data: bool = False,
 ) -> Queue | None:
-    """After a forwarded write got an answer: a 503 is queued like a write never sent, a
+    """After a forwarded write got an answer: a 503 or 429 is queued like a write never sent, a
     502/504 like an ambiguous failure (POST/PATCH only, their replays are deduped by key);
     ``None``: pass Zuora's answer through."""
     if status in NOT_PROCESSED_STATUSES:
