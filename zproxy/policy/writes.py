@@ -21,12 +21,12 @@ jitter; anything else is dead-lettered with the upstream status and body. A writ
 
 from __future__ import annotations
 
-import email.utils
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import orjson
 
+from zproxy.policy import retry_after
 from zproxy.policy.routes import WritePolicy
 
 DEFAULT_MAX_AGE = 72_000.0
@@ -226,19 +226,8 @@ def check_age(age_origin: float, now: float, max_age: float = DEFAULT_MAX_AGE) -
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - now)
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), if any."""
+    return None if value is None else retry_after.parse_retry_after(value, now)
 
 
 def _error_codes(body: bytes) -> tuple[bool | None, set[str], str]:
