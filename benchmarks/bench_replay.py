@@ -22,7 +22,6 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
@@ -30,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.harness import fake_zuora_process, set_fault, token
 from zproxy.redis_embedded import RedisServer, free_port
+from zproxy.testing.fake_zuora.samples import order_body as _order
 from zproxy.testing.proxy_process import ZproxyProcess
 
 ADMIN_TOKEN = "bench"
@@ -40,26 +40,6 @@ def _seed(fake: str) -> tuple[list[str], str]:
     with urllib.request.urlopen(fake + "/__fake/seed-info", timeout=5) as resp:
         info = json.loads(resp.read())
     return [str(a) for a in info["accounts"]], str(info["productRatePlans"][0]["id"])
-
-
-def _order(account: str, plan: str) -> dict[str, Any]:
-    create = {
-        "terms": {
-            "initialTerm": {"termType": "TERMED", "period": 12, "periodType": "Month"},
-            "renewalSetting": "RENEW_WITH_SPECIFIC_TERM",
-            "renewalTerms": [{"period": 12, "periodType": "Month"}],
-            "autoRenew": True,
-        },
-        "subscribeToRatePlans": [{"productRatePlanId": plan}],
-    }
-    return {
-        "orderDate": "2025-01-01",
-        "existingAccountNumber": account,
-        "subscriptions": [
-            {"orderActions": [{"type": "CreateSubscription", "createSubscription": create}]}
-        ],
-        "processingOptions": {"runBilling": False, "collectPayment": False},
-    }
 
 
 async def _breaker(session: aiohttp.ClientSession, admin: str, mode: str) -> None:

@@ -14,6 +14,7 @@ import aiohttp
 
 from zproxy.testing.fake_zuora import RunningFakeZuora
 from zproxy.testing.fake_zuora.faults import parse_rule
+from zproxy.testing.fake_zuora.samples import order_body
 from zproxy.testing.proxy_process import ZproxyProcess
 
 ADMIN_TOKEN = "test-admin-token"
@@ -154,26 +155,6 @@ async def rate_plan(session: aiohttp.ClientSession, fz: RunningFakeZuora) -> str
     async with session.get(fz.url + "/__fake/seed-info") as resp:
         info = await resp.json()
     return str(info["productRatePlans"][0]["id"])
-
-
-def order_body(account: str, plan: str) -> dict[str, Any]:
-    create = {
-        "terms": {
-            "initialTerm": {"termType": "TERMED", "period": 12, "periodType": "Month"},
-            "renewalSetting": "RENEW_WITH_SPECIFIC_TERM",
-            "renewalTerms": [{"period": 12, "periodType": "Month"}],
-            "autoRenew": True,
-        },
-        "subscribeToRatePlans": [{"productRatePlanId": plan}],
-    }
-    return {
-        "orderDate": "2025-01-01",
-        "existingAccountNumber": account,
-        "subscriptions": [
-            {"orderActions": [{"type": "CreateSubscription", "createSubscription": create}]}
-        ],
-        "processingOptions": {"runBilling": False, "collectPayment": False},
-    }
 
 
 def order_key(account: str, seq: int) -> str:

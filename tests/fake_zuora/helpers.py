@@ -72,27 +72,6 @@ class Api:
         raise AssertionError(f"timed out waiting for {what}")
 
 
-def order_body(account: str, plan: str, **extra: Any) -> dict[str, Any]:
-    create = {
-        "terms": {
-            "initialTerm": {"termType": "TERMED", "period": 12, "periodType": "Month"},
-            "renewalSetting": "RENEW_WITH_SPECIFIC_TERM",
-            "renewalTerms": [{"period": 12, "periodType": "Month"}],
-            "autoRenew": True,
-        },
-        "subscribeToRatePlans": [{"productRatePlanId": plan}],
-    }
-    return {
-        "orderDate": "2025-01-01",
-        "existingAccountNumber": account,
-        "subscriptions": [
-            {"orderActions": [{"type": "CreateSubscription", "createSubscription": create}]}
-        ],
-        "processingOptions": {"runBilling": False, "collectPayment": False},
-        **extra,
-    }
-
-
 NEW_ACCOUNT = {
     "name": "Example Org",
     "currency": "USD",

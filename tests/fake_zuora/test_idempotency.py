@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.fake_zuora.helpers import NEW_ACCOUNT, Api, order_body
+from tests.fake_zuora.helpers import NEW_ACCOUNT, Api
 from zproxy.clock import FakeClock
 from zproxy.testing.fake_zuora.idempotency import IdempotencyStore, Outcome
+from zproxy.testing.fake_zuora.samples import order_body
 
 
 async def test_a_replay_returns_the_first_answer_and_applies_once(api: Api, plan_id: str) -> None:

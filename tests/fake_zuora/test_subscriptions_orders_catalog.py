@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.fake_zuora.helpers import NEW_ACCOUNT, Api, order_body
+from tests.fake_zuora.helpers import NEW_ACCOUNT, Api
+from zproxy.testing.fake_zuora.samples import order_body
 
 
 async def _account_with_subscriptions(api: Api, count: int, plan: str) -> str:

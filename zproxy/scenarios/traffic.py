@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from zproxy.scenarios.model import WRITE_KINDS, Traffic
+from zproxy.testing.fake_zuora.samples import order_body
 
 MARKER = "scenario_write"
 MARKER_RE = re.compile(r"[?&]" + MARKER + r"=(w\d+)")
@@ -130,26 +131,6 @@ def to_http(p: Planned, seed: SeedInfo, run_seed: int) -> HttpRequest:
     if raw is not None:
         headers = {**headers, "Content-Type": "application/json"}
     return HttpRequest(p.n, p.t, p.kind, p.credential, method, path, headers, raw, account, marker)
-
-
-def order_body(account: str, plan: str) -> dict[str, Any]:
-    create = {
-        "terms": {
-            "initialTerm": {"termType": "TERMED", "period": 12, "periodType": "Month"},
-            "renewalSetting": "RENEW_WITH_SPECIFIC_TERM",
-            "renewalTerms": [{"period": 12, "periodType": "Month"}],
-            "autoRenew": True,
-        },
-        "subscribeToRatePlans": [{"productRatePlanId": plan}],
-    }
-    return {
-        "orderDate": "2025-01-01",
-        "existingAccountNumber": account,
-        "subscriptions": [
-            {"orderActions": [{"type": "CreateSubscription", "createSubscription": create}]}
-        ],
-        "processingOptions": {"runBilling": False, "collectPayment": False},
-    }
 
 
 def is_write(method: str, path: str) -> bool:
