@@ -23,7 +23,7 @@ from zproxy.policy.routes import WritePolicy, render_tags
 from zproxy.proxy import Exchange, ProxyHandler, read_body
 from zproxy.queue.model import QueuedWrite, new_idempotency_key, new_write_id
 from zproxy.queue.store import IdempotencyMismatch
-from zproxy.services import Services
+from zproxy.services import Services, invalidate
 from zproxy.upstream.gateway import UpstreamCall
 
 KEYED_METHODS = frozenset({"POST", "PATCH"})
@@ -151,18 +151,8 @@ async def _after_success(
         return
     assert ex.match is not None
     tags = render_tags(policy.invalidates, ex.match.params, _json(body), doc)
-    caller = await s.identities.caller(ex.request.headers)
-    if tags and caller is not None:
-        await purge_tags(s, tags, caller.identity.principal)
-
-
-async def purge_tags(s: Services, tags: list[str], principal: str) -> None:
-    """After a successful write: that caller's entries under ``tags`` are gone (best effort:
-    with Redis down they expire by their TTL)."""
-    try:
-        await s.cache.purge_tags(tags, scope=principal)
-    except StoreUnavailable:
-        s.metrics.on_redis_error("cache_purge")
+    if tags:
+        await invalidate(s, tags)
 
 
 def _refuse(ex: Exchange, retry_after: float, key: str | None, reason: str) -> web.Response:

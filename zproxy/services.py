@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from zproxy.clock import Clock
 from zproxy.config import Settings
+from zproxy.errors import StoreUnavailable
 from zproxy.observability.metrics import Metrics
 from zproxy.upstream.client import UpstreamClient
 
@@ -47,3 +48,13 @@ class Services:
     stoppers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     #: Background tasks (revalidations) kept referenced until they finish.
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+
+async def invalidate(services: Services, tags: list[str]) -> None:
+    """After a successful write (live or replayed): every identity's cached entries under
+    ``tags`` go, since the data changed for all who can see it. Best effort: with Redis down
+    they expire by their TTL. Tenants are not told apart; over-purging only costs a miss."""
+    try:
+        await services.cache.purge_tags(tags)
+    except StoreUnavailable:
+        services.metrics.on_redis_error("cache_purge")

@@ -34,7 +34,7 @@ from zproxy.queue.model import EnqueueResult, QueuedWrite
 from zproxy.queue.pending import PendingKeys
 from zproxy.queue.redis_queue import RedisWriteQueue
 from zproxy.queue.replayer import Replayer
-from zproxy.services import Services
+from zproxy.services import Services, invalidate
 from zproxy.upstream.breaker import BreakerOpen
 from zproxy.upstream.gateway import UpstreamCall
 from zproxy.upstream.limiter import LimiterRejected
@@ -292,10 +292,7 @@ class WriteService:
         params = route.match(write.path.partition("?")[0]) or {}
         tags = render_tags(route.write.invalidates, params, _json(write.body), _json(body))
         if tags:
-            try:
-                await self.s.cache.purge_tags(tags, scope=write.identity)
-            except StoreUnavailable:
-                self.s.metrics.on_redis_error("cache_purge")
+            await invalidate(self.s, tags)
 
     async def on_retried(self, write: QueuedWrite, delay: float, reason: str) -> None:
         self.s.metrics.on_write(write.route, "retried")

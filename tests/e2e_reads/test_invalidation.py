@@ -26,7 +26,7 @@ def _hit(cache_status: str) -> bool:
     return cache_status.startswith("zproxy; hit; ttl=")
 
 
-async def test_write_purges_the_writers_entries_and_callouts_purge_everyones(
+async def test_writes_and_callouts_purge_everyones_entries_of_what_changed(
     tmp_path: Path, redis_url: str
 ) -> None:
     env = {"ZPROXY_CALLOUT_SECRET": CALLOUT_SECRET}
@@ -52,8 +52,12 @@ async def test_write_purges_the_writers_entries_and_callouts_purge_everyones(
         assert after.json()["basicInfo"]["notes"] == "changed through zproxy"
         assert (await alice.get(paths[1])).cache == MISS
         assert _hit((await alice.get(paths[2])).cache)  # another account: untouched
-        # another caller's entries stay until Zuora's callout names the account
-        assert _hit((await bob.get(paths[0])).cache)
+        # the data changed for everyone who can see it: another caller's entries go too
+        bobs = await bob.get(paths[0])
+        assert bobs.cache == MISS
+        assert bobs.json()["basicInfo"]["notes"] == "changed through zproxy"
+        assert (await bob.get(paths[1])).cache == MISS
+        assert _hit((await bob.get(paths[2])).cache)
 
         # the callout: wrong secret refused, right secret purges the account for everyone
         callout = zp.url + "/_zproxy/callouts"
@@ -75,8 +79,8 @@ async def test_write_purges_the_writers_entries_and_callouts_purge_everyones(
             assert (await who.get(paths[0])).cache == MISS
             assert (await who.get(paths[1])).cache == MISS
             assert _hit((await who.get(paths[2])).cache)
-        # 2 cold GETs + the PUT + alice's GET after it + 2 GETs after the callout
-        assert path_count(fz, paths[0]) == 6
+        # 2 cold GETs + the PUT + alice's and bob's GETs after it + 2 GETs after the callout
+        assert path_count(fz, paths[0]) == 7
 
 
 async def test_a_401_purges_that_identitys_entries(tmp_path: Path, redis_url: str) -> None:

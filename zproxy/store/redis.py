@@ -5,6 +5,9 @@ Keys (all under ``zc:``, none under the write queue's namespace)::
     zc:e:{principal}:{digest}   an entry (codec bytes), PX = ttl
     zc:t:{principal}:{tag}      ZSET of entry keys with a tag, score = entry expiry (ms)
     zc:p:{principal}            ZSET of a principal's entry keys, score = entry expiry (ms)
+    zc:g:{tag}                  ZSET of every principal's entry keys with a tag (same scores):
+                                a purge across identities (writes, callouts, admin) reads it
+                                instead of scanning the keyspace
 
 An index drops members whose entries have expired each time it is written to, and itself
 expires with its last member, so indexes neither outlive their entries nor grow without
@@ -17,7 +20,7 @@ The client must be created with ``decode_responses=False``: entries are bytes.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 import redis.asyncio as aioredis
@@ -28,6 +31,7 @@ from zproxy.store.cache import CacheEntry
 from zproxy.store.codec import Codec, CorruptEntry
 
 TAG_PREFIX: Final = KEY_PREFIX + "t:"
+GLOBAL_TAG_PREFIX: Final = KEY_PREFIX + "g:"
 PRINCIPAL_PREFIX: Final = KEY_PREFIX + "p:"
 _BATCH: Final = 500
 
@@ -84,7 +88,8 @@ class RedisCacheStore:
         principal = principal_of_key(key)
         ttl_ms = max(1, math.ceil(ttl_seconds * 1000))
         indexes = [PRINCIPAL_PREFIX + principal]
-        indexes += [f"{TAG_PREFIX}{principal}:{tag}" for tag in dict.fromkeys(entry.tags)]
+        for tag in dict.fromkeys(entry.tags):
+            indexes += [f"{TAG_PREFIX}{principal}:{tag}", GLOBAL_TAG_PREFIX + tag]
         payload = self._codec.encode(entry, key)
         with mapped("cache set"):
             await self._set(keys=[key, *indexes], args=[payload, ttl_ms])
@@ -95,7 +100,7 @@ class RedisCacheStore:
         if scope is not None:
             indexes = [f"{TAG_PREFIX}{scope}:{tag}" for tag in dict.fromkeys(tags)]
         else:
-            indexes = [key async for key in self._tag_indexes_everywhere(tags)]
+            indexes = [GLOBAL_TAG_PREFIX + tag for tag in dict.fromkeys(tags)]
         return await self._purge_indexes(indexes)
 
     async def purge_principal(self, principal: str) -> int:
@@ -106,7 +111,7 @@ class RedisCacheStore:
         batch: list[bytes] = []
         with mapped("cache purge_all"):
             async for key in self._redis.scan_iter(match=KEY_PREFIX + "*", count=1000):
-                if key.startswith((b"zc:e:", b"zc:t:", b"zc:p:")):
+                if key.startswith((b"zc:e:", b"zc:t:", b"zc:p:", b"zc:g:")):
                     batch.append(key)
                 if len(batch) >= _BATCH:
                     deleted += await self._delete(batch)
@@ -127,24 +132,9 @@ class RedisCacheStore:
             results = await pipe.execute()
         return int(results[0]) if entries else 0
 
-    async def _tag_indexes_everywhere(self, tags: Sequence[str]) -> AsyncIterator[str]:
-        wanted = set(tags)
-        with mapped("cache purge_tags"):
-            for tag in wanted:
-                pattern = f"{TAG_PREFIX}*:{_glob_escape(tag)}"
-                async for raw in self._redis.scan_iter(match=pattern, count=1000):
-                    key = raw.decode()
-                    # the pattern's '*' may swallow part of a tag that contains ':'
-                    if key[len(TAG_PREFIX) :].partition(":")[2] == tag:
-                        yield key
-
     async def _purge_indexes(self, indexes: list[str]) -> int:
         deleted = 0
         with mapped("cache purge"):
             for start in range(0, len(indexes), _BATCH):
                 deleted += int(await self._purge(keys=indexes[start : start + _BATCH]))
         return deleted
-
-
-def _glob_escape(text: str) -> str:
-    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
