@@ -116,6 +116,7 @@ def _breakers(settings: Settings, clock: Clock, metrics: Metrics) -> BreakerSet:
             min_calls=b.min_volume,
             reset_timeout=b.reset_timeout,
             half_open_probes=b.half_open_probes,
+            probe_timeout=b.probe_timeout,
         )
         for group, b in settings.breakers.items()
     }
@@ -137,6 +138,7 @@ def _gateway(
         deadline=r.deadline,
         budget_ratio=r.budget_ratio,
         budget_window=r.budget_window,
+        budget_min_retries=r.budget_min_retries,
     )
     retry = RetryPolicy(
         retry_config, clock, budget=RetryBudget.from_config(retry_config, clock, metrics)

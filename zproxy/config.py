@@ -98,6 +98,7 @@ class BreakerSettings:
     min_volume: int = 10
     reset_timeout: float = 10.0
     half_open_probes: int = 1
+    probe_timeout: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,7 @@ class RetrySettings:
     deadline: float = 2.0
     budget_ratio: float = 0.2
     budget_window: float = 10.0
+    budget_min_retries: int = 3
 
 
 @dataclass(frozen=True, slots=True)

@@ -261,6 +261,7 @@ def _breakers(r: _Reader, raw: Mapping[str, Any]) -> dict[str, BreakerSettings]:
             half_open_probes=r.number(
                 group, p, "half_open_probes", d.half_open_probes, minimum=1, integer=True
             ),
+            probe_timeout=r.number(group, p, "probe_timeout", d.probe_timeout, above=True),
         )
         if out[name].failure_ratio > 1:
             r.fail(f"{p}.failure_ratio", "must be at most 1")
@@ -278,6 +279,9 @@ def _retry(r: _Reader, raw: Mapping[str, Any]) -> RetrySettings:
         deadline=r.number(raw, "retry", "deadline", d.deadline),
         budget_ratio=r.number(raw, "retry", "budget_ratio", d.budget_ratio),
         budget_window=r.number(raw, "retry", "budget_window", d.budget_window, above=True),
+        budget_min_retries=r.number(
+            raw, "retry", "budget_min_retries", d.budget_min_retries, integer=True
+        ),
     )
 
 
