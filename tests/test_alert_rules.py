@@ -1,7 +1,8 @@
-"""The shipped alert rules only name metrics zproxy exports, with labels it uses."""
+"""The shipped alert rules and dashboard only name metrics zproxy exports, with its labels."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -9,7 +10,9 @@ import yaml
 
 from zproxy.observability.metrics import Metrics
 
-RULES = Path(__file__).resolve().parent.parent / "config" / "prometheus" / "zproxy-alerts.yml"
+CONFIG = Path(__file__).resolve().parent.parent / "config"
+RULES = CONFIG / "prometheus" / "zproxy-alerts.yml"
+DASHBOARD = CONFIG / "grafana" / "zproxy-dashboard.json"
 
 
 def _exported() -> dict[str, set[str]]:
@@ -39,8 +42,23 @@ def test_every_rule_names_exported_metrics_and_labels() -> None:
     assert len(rules) >= 10
     for rule in rules:
         assert {"alert", "expr", "labels", "annotations"} <= set(rule), rule
-        expr = str(rule["expr"])
-        for name, labels in re.findall(r"\b(zproxy_[a-z_]+)(?:\{([^}]*)\})?", expr):
-            assert name in exported, (rule["alert"], name)
-            for label in re.findall(r"([a-z_]+)\s*[!=]~?", labels):
-                assert label in exported[name], (rule["alert"], name, label)
+        _check_expr(str(rule["alert"]), str(rule["expr"]), exported)
+
+
+def _check_expr(where: str, expr: str, exported: dict[str, set[str]]) -> None:
+    names = re.findall(r"\b(zproxy_[a-z_]+)(?:\{([^}]*)\})?", expr)
+    assert names or expr.startswith("up{"), (where, expr)
+    for name, labels in names:
+        assert name in exported, (where, name)
+        for label in re.findall(r"([a-z_]+)\s*[!=]~?", labels):
+            assert label in exported[name], (where, name, label)
+
+
+def test_every_dashboard_panel_queries_exported_metrics() -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    exported = _exported()
+    panels = dashboard["panels"]
+    assert len(panels) >= 10
+    for panel in panels:
+        for target in panel["targets"]:
+            _check_expr(panel["title"], target["expr"], exported)
