@@ -9,7 +9,9 @@ through zproxy's ``/oauth/token``:
 * cache miss, distinct keys: a new query string per request (miss, fetch, store).
 * cache miss, ``Cache-Control: no-cache``: a revalidation per request (fetch, store).
 
-Prints figures; asserts only that every answer was a 200 with the expected ``Cache-Status``.
+Prints figures (throughput, latency, and the CPU zproxy and Redis spent per request: the figure
+that stays comparable on a busy machine); asserts only that every answer was a 200 with the
+expected ``Cache-Status``.
 
     .venv/bin/python -m benchmarks.bench_cache [--requests N] [--concurrency C] [--latency-ms L]
 """
@@ -26,7 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import aiohttp
 
-from benchmarks.harness import LoadResult, run_load, stack, token
+from benchmarks.harness import CpuMeter, LoadResult, metered_stack, run_load, token
 
 Sender = Callable[[aiohttp.ClientSession, int], Awaitable[int]]
 ACCOUNTS = 20
@@ -61,7 +63,9 @@ def sender(
     return send
 
 
-async def _bench(fake: str, proxy: str, requests: int, concurrency: int) -> list[LoadResult]:
+async def _bench(
+    fake: str, proxy: str, cpu: CpuMeter, requests: int, concurrency: int
+) -> list[LoadResult]:
     accounts = seeded_accounts(fake)
     auth = {"Authorization": f"Bearer {token(proxy)}"}  # learned: token -> principal
     no_cache = {**auth, "Cache-Control": "no-cache"}
@@ -79,7 +83,7 @@ async def _bench(fake: str, proxy: str, requests: int, concurrency: int) -> list
     for counter in seen.values():
         counter.clear()
     results = [
-        await run_load(name, send, requests=requests, concurrency=concurrency)
+        await run_load(name, send, requests=requests, concurrency=concurrency, cpu=cpu)
         for name, send in runs
     ]
     _check(results, seen)
@@ -100,8 +104,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--latency-ms", type=int, default=0, help="added by the fake Zuora")
     args = parser.parse_args()
-    with stack(latency_ms=args.latency_ms) as (fake, proxy):
-        results = asyncio.run(_bench(fake, proxy, args.requests, args.concurrency))
+    with metered_stack(latency_ms=args.latency_ms) as st:
+        results = asyncio.run(_bench(st.fake, st.proxy, st.cpu, args.requests, args.concurrency))
     print(
         f"GET /v1/accounts/{{key}} ({ACCOUNTS} accounts): {args.requests} requests per run, "
         f"concurrency {args.concurrency}, fake latency {args.latency_ms} ms"

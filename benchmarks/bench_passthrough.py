@@ -1,7 +1,9 @@
 """Pass-through overhead: the same GETs straight to the fake Zuora and through zproxy.
 
 zproxy runs with an empty route table here, so every request is streamed through (no cache):
-what is measured is the proxy's own cost on the request path. Prints figures; asserts nothing.
+what is measured is the proxy's own cost on the request path. Prints figures (throughput,
+latency, and the CPU zproxy and Redis spent per request: the figure that stays comparable on a
+busy machine); asserts nothing.
 
     .venv/bin/python -m benchmarks.bench_passthrough [--requests N] [--concurrency C]
 """
@@ -13,10 +15,10 @@ import asyncio
 
 import aiohttp
 
-from benchmarks.harness import NO_ROUTES, run_load, stack, token
+from benchmarks.harness import NO_ROUTES, CpuMeter, metered_stack, run_load, token
 
 
-async def _bench(fake: str, proxy: str, requests: int, concurrency: int) -> None:
+async def _bench(fake: str, proxy: str, cpu: CpuMeter, requests: int, concurrency: int) -> None:
     auth = {"Authorization": f"Bearer {token(fake)}"}
 
     def sender(base: str):  # type: ignore[no-untyped-def]
@@ -37,6 +39,7 @@ async def _bench(fake: str, proxy: str, requests: int, concurrency: int) -> None
             sender(proxy),
             requests=requests,
             concurrency=concurrency,
+            cpu=cpu,
         )
     print(f"GET /v1/accounts/{{key}}: {requests} requests, concurrency {concurrency}")
     print(direct.line())
@@ -48,8 +51,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
-    with stack(NO_ROUTES) as (fake, proxy):
-        asyncio.run(_bench(fake, proxy, args.requests, args.concurrency))
+    with metered_stack(NO_ROUTES) as st:
+        asyncio.run(_bench(st.fake, st.proxy, st.cpu, args.requests, args.concurrency))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import statistics
 import subprocess
 import sys
@@ -25,6 +26,27 @@ from zproxy.testing.proxy_process import ZproxyProcess
 NO_ROUTES = "routes: []\n"
 
 
+class CpuMeter:
+    """CPU time (user + system) that processes spent, read from ``/proc/{pid}/stat``.
+
+    On a shared machine throughput swings with everyone else's load; the CPU a process burns
+    per request hardly does, so it is the figure to compare before and after a change.
+    """
+
+    _TICK = 1.0 / os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+
+    def seconds(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for name, pid in self.pids.items():
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            out[name] = (int(fields[11]) + int(fields[12])) * self._TICK  # utime, stime
+        return out
+
+
 @dataclass
 class LoadResult:
     name: str
@@ -32,6 +54,8 @@ class LoadResult:
     seconds: float
     latencies: list[float]
     statuses: dict[int, int]
+    #: CPU microseconds per request of each metered process (zproxy, redis).
+    cpu_us: dict[str, float] | None = None
 
     def line(self) -> str:
         lat = sorted(self.latencies)
@@ -39,9 +63,10 @@ class LoadResult:
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
         rps = self.requests / self.seconds
         codes = ",".join(f"{k}:{v}" for k, v in sorted(self.statuses.items()))
+        cpu = "".join(f"   {k} {v:>5.0f} µs/req" for k, v in (self.cpu_us or {}).items())
         return (
             f"{self.name:<34} {rps:>9.0f} req/s   p50 {p50:>7.2f} ms   "
-            f"p99 {p99:>7.2f} ms   [{codes}]"
+            f"p99 {p99:>7.2f} ms   [{codes}]{cpu}"
         )
 
 
@@ -51,8 +76,10 @@ async def run_load(
     *,
     requests: int,
     concurrency: int,
+    cpu: CpuMeter | None = None,
 ) -> LoadResult:
-    """``requests`` calls of ``send`` with at most ``concurrency`` in flight (bounded)."""
+    """``requests`` calls of ``send`` with at most ``concurrency`` in flight (bounded);
+    with ``cpu``, the metered processes' CPU time per request too."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     counter = iter(range(requests))
@@ -66,10 +93,16 @@ async def run_load(
                 latencies.append(time.perf_counter() - t0)
                 statuses[status] = statuses.get(status, 0) + 1
 
+        cpu_before = cpu.seconds() if cpu else {}
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return LoadResult(name, requests, elapsed, latencies, statuses)
+        cpu_us = (
+            {k: (v - cpu_before[k]) * 1e6 / requests for k, v in cpu.seconds().items()}
+            if cpu
+            else None
+        )
+    return LoadResult(name, requests, elapsed, latencies, statuses, cpu_us)
 
 
 @contextlib.contextmanager
@@ -105,9 +138,24 @@ def fake_zuora_process(seed: int = 1, env: dict[str, str] | None = None) -> Iter
         proc.wait(10)
 
 
+@dataclass(frozen=True)
+class Stack:
+    fake: str
+    proxy: str
+    #: zproxy's and redis-server's CPU time (pass as ``run_load(..., cpu=...)``).
+    cpu: CpuMeter
+
+
 @contextlib.contextmanager
 def stack(config_text: str | None = None, *, latency_ms: int = 0) -> Iterator[tuple[str, str]]:
     """Redis + fake Zuora + zproxy; yields (fake_url, zproxy_url)."""
+    with metered_stack(config_text, latency_ms=latency_ms) as st:
+        yield st.fake, st.proxy
+
+
+@contextlib.contextmanager
+def metered_stack(config_text: str | None = None, *, latency_ms: int = 0) -> Iterator[Stack]:
+    """Redis + fake Zuora + zproxy, with a CPU meter on zproxy and redis-server."""
     with tempfile.TemporaryDirectory() as tmp, fake_zuora_process() as fake:
         redis = RedisServer(Path(tmp) / "redis", port=free_port())
         redis.start()
@@ -126,7 +174,10 @@ def stack(config_text: str | None = None, *, latency_ms: int = 0) -> Iterator[tu
             proxy.start()
             if latency_ms:
                 set_fault(fake, {"mode": "slow", "latency_ms": latency_ms})
-            yield fake, proxy.url
+            assert proxy.proc is not None
+            assert redis.proc is not None
+            meter = CpuMeter({"zproxy": proxy.proc.pid, "redis": redis.proc.pid})
+            yield Stack(fake, proxy.url, meter)
         finally:
             proxy.terminate()
             redis.stop()
