@@ -28,6 +28,7 @@ POLICY = ReadPolicy(fresh=60, stale_while_revalidate=30, stale_if_error=300)
 @dataclass(frozen=True)
 class Entry:
     stored_at: float
+    invalidated: bool = False
 
 
 def decide(
@@ -72,6 +73,31 @@ def decide(
 )
 def test_decision_table(age: float | None, open_: bool, expected: ReadAction) -> None:
     assert decide(age, open_=open_) == expected
+
+
+@pytest.mark.parametrize(
+    ("age", "open_", "expected"),
+    [
+        # a write or callout changed it: fetched again while Zuora answers ...
+        (0, False, Fetch(store=True, reason="stale")),
+        (61, False, Fetch(store=True, reason="stale")),
+        # ... and still served stale-if-error while Zuora is down
+        (0, True, ServeStaleIfError(0)),
+        (360, True, ServeStaleIfError(360)),
+        (361, True, Unavailable(17.0)),
+    ],
+)
+def test_soft_purged_entries(age: float, open_: bool, expected: ReadAction) -> None:
+    action = decide_read(
+        entry=Entry(NOW - age, invalidated=True),
+        now=NOW,
+        policy=POLICY,
+        upstream_open=open_,
+        has_identity=True,
+        request_no_cache=False,
+        retry_after=17.0,
+    )
+    assert action == expected
 
 
 def test_without_identity_everything_bypasses() -> None:

@@ -18,6 +18,7 @@ POLICY = ReadPolicy(fresh=60, stale_while_revalidate=30, stale_if_error=300)
 @dataclass(frozen=True)
 class Entry:
     stored_at: float
+    invalidated: bool = False
 
 
 @pytest.mark.parametrize(

@@ -37,6 +37,10 @@ class EntryMeta(Protocol):
     def stored_at(self) -> float:
         """Wall-clock seconds when the entry was stored."""
 
+    @property
+    def invalidated(self) -> bool:
+        """A write or a callout changed what it shows since (a soft purge)."""
+
 
 @dataclass(frozen=True, slots=True)
 class ServeFresh:
@@ -116,16 +120,21 @@ def decide_read(
     if entry is None:
         return Unavailable(retry_after) if upstream_open else Fetch(store, "miss")
     age = age_of(entry, now)
+    # A soft-purged entry is never fresh again, nor served while revalidating; while Zuora is
+    # down it still beats an error, inside its stale-if-error window.
+    current = not request_no_cache and not entry.invalidated
     if upstream_open:
-        if age <= policy.fresh and not request_no_cache:
+        if age <= policy.fresh and current:
             return ServeFresh(age, policy.fresh - age)
         if age <= policy.fresh + policy.stale_if_error:
             return ServeStaleIfError(age)
-        if age <= policy.fresh + policy.stale_while_revalidate and not request_no_cache:
+        if age <= policy.fresh + policy.stale_while_revalidate and current:
             return ServeStaleAndRevalidate(age)
         return Unavailable(retry_after)
     if request_no_cache:
         return Fetch(store, "request")
+    if entry.invalidated:
+        return Fetch(store, "stale")
     if age <= policy.fresh:
         return ServeFresh(age, policy.fresh - age)
     if age <= policy.fresh + policy.stale_while_revalidate:

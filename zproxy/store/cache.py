@@ -26,6 +26,8 @@ class CacheEntry:
     body: bytes
     stored_at: float
     tags: tuple[str, ...] = ()
+    #: Set by the store on read when a write or callout soft-purged the entry since.
+    invalidated: bool = False
 
 
 def entry_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
