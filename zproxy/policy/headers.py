@@ -32,6 +32,8 @@ _REQUEST_DROP = frozenset(
         "x-original-url",
         "x-rewrite-url",
         "x-http-method-override",
+        "x-http-method",
+        "x-method-override",
         "expect",
     }
 )
