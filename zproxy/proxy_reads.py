@@ -195,9 +195,7 @@ async def _fetch_and_store(ctx: ReadContext, store: bool) -> Fetched:
     if store and ctx.key is not None and _storable(ctx, resp.status, resp.headers, resp.body):
         assert ctx.ex.match is not None
         tags = tuple(render_tags(ctx.policy.tags, ctx.ex.match.params))
-        entry = CacheEntry(
-            resp.status, entry_headers(resp.headers.items()), resp.body, s.clock.time(), tags
-        )
+        entry = CacheEntry(resp.status, entry_headers(headers), resp.body, s.clock.time(), tags)
         try:
             await s.cache.set(ctx.key, entry, ctx.policy.ttl)
             stored = True

@@ -1,8 +1,12 @@
 """Which headers cross the proxy (RFC 9110 §7.6.1): hop-by-hop ones never do, in either
-direction, and request headers that could poison a cache or steer the upstream are dropped."""
+direction, and request headers that could poison a cache or steer the upstream are dropped.
+Header values cross only when they are plain text (no CR, LF, NUL or other controls, nothing
+that did not decode as UTF-8), either way: a lenient parser must not let Zuora's bytes split
+the client's response, and a value aiohttp cannot re-encode must not become a 500."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 HOP_BY_HOP = frozenset(
@@ -38,6 +42,9 @@ _REQUEST_DROP = frozenset(
     }
 )
 
+#: Controls other than HTAB, DEL, and the surrogates left by bytes that were not UTF-8.
+_UNSAFE_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
+
 #: Response headers recomputed by zproxy.
 _RESPONSE_DROP = frozenset({"content-length", "server", "date"})
 
@@ -63,11 +70,19 @@ def request_headers(
             continue
         if drop_accept_encoding and low == "accept-encoding":
             continue
+        if not safe_value(value):
+            continue  # bytes that were not UTF-8 cannot be relayed faithfully
         out.append((name, value))
     return out
 
 
+def safe_value(value: str) -> bool:
+    """True when a header value can be written to a client as it is."""
+    return _UNSAFE_VALUE.search(value) is None
+
+
 def response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """End-to-end response headers to relay; unsafe ones (``safe_value``) are dropped."""
     items = list(headers)
     named = _connection_named(items)
     return [
@@ -76,4 +91,6 @@ def response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]
         if (low := name.lower()) not in HOP_BY_HOP
         and low not in _RESPONSE_DROP
         and low not in named
+        and safe_value(name)
+        and safe_value(value)
     ]
