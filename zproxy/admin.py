@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 
 import orjson
 from aiohttp import web
 
-from zproxy.http_common import error_response, request_id_of
+from zproxy.http_common import error_response, request_id_of, same_secret
 from zproxy.services import Services
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
@@ -35,7 +34,7 @@ async def token_guard(request: web.Request, handler: Handler) -> web.StreamRespo
         )
     given = request.headers.get("Authorization", "")
     scheme, _, value = given.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token.encode()):
+    if scheme.lower() != "bearer" or not same_secret(value, token):
         return error_response(
             401,
             "ZPROXY_ADMIN_UNAUTHORIZED",

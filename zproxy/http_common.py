@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 import re
 from collections.abc import Mapping
@@ -25,6 +26,17 @@ def track_id_of(request: web.BaseRequest) -> str | None:
     if given and _SAFE_TRACK.match(given) and not any(c in given for c in ":;\"'"):
         return given
     return None
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time comparison of a secret from a header with the configured one.
+
+    Header text that was not UTF-8 arrives with surrogates; it is compared as the bytes that
+    were sent (so it never matches, and never raises).
+    """
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape")
+    )
 
 
 def error_response(

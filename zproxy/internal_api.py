@@ -15,7 +15,7 @@ import orjson
 from aiohttp import web
 
 from zproxy.errors import ClientError, StoreUnavailable
-from zproxy.http_common import error_response
+from zproxy.http_common import error_response, same_secret
 from zproxy.proxy import Exchange, ProxyHandler, read_body
 
 _FIELD_TAGS = {
@@ -93,7 +93,7 @@ async def _callout(proxy: ProxyHandler, ex: Exchange) -> web.Response:
             "Set ZPROXY_CALLOUT_SECRET to accept callouts",
             ex.request_id,
         )
-    if not given or not hmac.compare_digest(given.encode(), secret.encode()):
+    if not given or not same_secret(given, secret):
         return error_response(
             401, "ZPROXY_CALLOUT_UNAUTHORIZED", "Missing or wrong secret", ex.request_id
         )
