@@ -1,5 +1,9 @@
 """structlog set-up: one JSON (or console) event per line, with secrets and card numbers
-redacted from every value before it is rendered, and CR/LF stripped (no log forging)."""
+redacted from every value before it is rendered, and CR/LF stripped (no log forging).
+
+Records of the standard ``logging`` module (aiohttp, asyncio, redis) take the same path: their
+message and traceback are redacted too. aiohttp's own bad-request log carries an excerpt of
+the raw request, which can be an ``Authorization`` or ``Cookie`` line."""
 
 from __future__ import annotations
 
@@ -33,8 +37,10 @@ SECRET_KEYS = frozenset(
 _CARDLIKE = re.compile(r"(?<![0-9A-Za-z])(?:\d[ -]?){12,18}\d(?![0-9A-Za-z])")
 _SECRET_PAIR = re.compile(
     r"(?i)(authorization|apiSecretAccessKey|apiAccessKeyId|client_secret|access_token|"
-    r"password|cookie)([\"']?\s*[:=]\s*[\"']?)(bearer\s+)?[^\s\"'&,;}]+"
+    r"password|zsession)([\"']?\s*[:=]\s*[\"']?)(bearer\s+)?[^\s\"'&,;}]+"
 )
+#: A cookie header holds several pairs: everything up to the end of its line goes.
+_COOKIE_LINE = re.compile(r"(?i)((?:set-)?cookie)([\"']?\s*[:=]\s*[\"']?)[^\r\n\"']+")
 
 
 def luhn_ok(digits: str) -> bool:
@@ -60,6 +66,7 @@ def mask_card_numbers(text: str) -> str:
 
 
 def redact_text(text: str) -> str:
+    text = _COOKIE_LINE.sub(lambda m: f"{m.group(1)}{m.group(2)}[REDACTED]", text)
     text = _SECRET_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}[REDACTED]", text)
     return mask_card_numbers(text).replace("\r", "\\r").replace("\n", "\\n")
 
@@ -105,6 +112,43 @@ def redact_processor(
     return event_dict
 
 
+def redact_foreign(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """For records of other libraries: nothing in them is zproxy's own vocabulary."""
+    for key, value in event_dict.items():
+        if key not in ("level", "timestamp", "logger", "_record", "_from_structlog"):
+            event_dict[key] = redact_value(key, value)
+    return event_dict
+
+
+def _orjson_text(obj: Any, **_kw: Any) -> str:
+    return orjson.dumps(obj).decode()
+
+
+def _stdlib_handler(json_lines: bool) -> logging.Handler:
+    """A stderr handler that renders stdlib records like zproxy's own events, redacted."""
+    renderer: Any = (
+        structlog.processors.JSONRenderer(serializer=_orjson_text)
+        if json_lines
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_logger_name,
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                structlog.processors.format_exc_info,
+                redact_foreign,
+            ],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    return handler
+
+
 def configure_logging(fmt: str = "json", level: str = "info") -> None:
     json_lines = fmt == "json"
     renderer: Any = (
@@ -133,4 +177,4 @@ def configure_logging(fmt: str = "json", level: str = "info") -> None:
     )
     # aiohttp's own loggers would print request excerpts; keep them quiet and redacted.
     logging.getLogger("aiohttp.access").disabled = True
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")
+    logging.basicConfig(handlers=[_stdlib_handler(json_lines)], level=logging.WARNING, force=True)
