@@ -28,6 +28,13 @@ from zproxy.upstream.gateway import UpstreamCall
 log = structlog.get_logger("zproxy.proxy")
 _CHUNK = 64 * 1024
 _SMALL_BODY = 256 * 1024
+#: Methods named in metric labels and logs; any other token (the pure-Python parser accepts
+#: every token as a method) is ``OTHER``, so clients cannot grow label sets or plant text.
+_LABELLED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    return method if method in _LABELLED_METHODS else "OTHER"
 
 
 @dataclass(slots=True)
@@ -149,10 +156,11 @@ class ProxyHandler:
 
     def finish(self, ex: Exchange, status: int) -> None:
         seconds = time.perf_counter() - ex.started
-        self.s.metrics.on_request(ex.route_name, ex.request.method, status)
+        method = method_label(ex.request.method)
+        self.s.metrics.on_request(ex.route_name, method, status)
         log.info(
             "request",
-            method=ex.request.method,
+            method=method,
             route=ex.route_name,
             status=status,
             duration_ms=round(seconds * 1000, 2),
