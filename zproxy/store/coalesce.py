@@ -6,6 +6,11 @@ Two layers:
   exception reaches all of them; cancelling one waiter does not cancel the shared fetch.
 * ``RedisLock`` (across workers): ``SET key token NX PX ms``, released by compare-and-delete.
 
+While the lock holder's ``fetch`` runs, ``held_lease(key)`` returns its ``Lease``: a store that
+writes that key's entry may release the lock in the same round trip (compare-and-delete inside
+its script) and mark the lease ``released``; otherwise the lock is released after ``fetch``.
+A stored miss thus costs three round trips (GET, lock, store+unlock), not four.
+
 ``Coalescer.run`` combines them: the lock holder fetches (and the caller's ``fetch`` stores);
 other workers poll ``read_cached`` until the answer appears, and fetch themselves (a
 pass-through) when the holder finished without a storable answer, when waiting exceeds
@@ -19,8 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import secrets
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Final, TypeVar, cast
 
@@ -38,6 +46,30 @@ _RELEASE_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+
+@dataclass(slots=True)
+class Lease:
+    """The cross-worker lock a running fetch holds on one cache key."""
+
+    key: str
+    #: The lock's Redis key and the holder's token (release = compare-and-delete).
+    lock: str
+    token: str
+    #: Set by whoever released the lock (a store script), so it is not released twice.
+    released: bool = False
+
+
+#: The lease of the fetch running in this task (set by ``Coalescer`` around ``fetch``).
+_LEASE: ContextVar[Lease | None] = ContextVar("zproxy_lease", default=None)
+
+
+def held_lease(key: str) -> Lease | None:
+    """The unreleased lease the running fetch holds on ``key``, else None."""
+    lease = _LEASE.get()
+    if lease is None or lease.key != key or lease.released:
+        return None
+    return lease
 
 
 class SingleFlight:
@@ -76,6 +108,9 @@ class RedisLock:
         self._redis = redis
         self._ttl_ms = max(1, int(ttl * 1000))
         self._release = redis.register_script(_RELEASE_LUA)
+        # Tokens only need to be unique: a random prefix per lock service, then a counter.
+        self._token_prefix = secrets.token_hex(8)
+        self._serial = itertools.count()
 
     @staticmethod
     def name(key: str) -> str:
@@ -83,7 +118,7 @@ class RedisLock:
 
     async def acquire(self, key: str) -> str | None:
         """A token when this caller now holds the lock, else None."""
-        token = secrets.token_hex(16)
+        token = f"{self._token_prefix}{next(self._serial):x}"
         with mapped("lock"):
             got = await self._redis.set(self.name(key), token, nx=True, px=self._ttl_ms)
         return token if got else None
@@ -165,10 +200,15 @@ class Coalescer:
             return ""
 
     async def _holding(self, key: str, token: str, fetch: Callable[[], Awaitable[T]]) -> T:
+        if not token or self._lock is None:
+            return await fetch()
+        lease = Lease(key, RedisLock.name(key), token)
+        previous = _LEASE.set(lease)
         try:
             return await fetch()
         finally:
-            if token and self._lock is not None:
+            _LEASE.reset(previous)
+            if not lease.released:
                 with contextlib.suppress(StoreUnavailable):  # else it expires by itself
                     await self._lock.release(key, token)
 

@@ -12,7 +12,9 @@ Keys (all under ``zc:``, none under the write queue's namespace)::
 An index drops members whose entries have expired each time it is written to, and itself
 expires with its last member, so indexes neither outlive their entries nor grow without
 bound. ``set`` writes the entry and its indexes in one Lua script (server time, so workers'
-clock skew cannot prune a live member). Every Redis error leaves as ``StoreUnavailable``.
+clock skew cannot prune a live member); when the running fetch holds the key's coalescing
+lock (``zproxy.store.coalesce.held_lease``) the same script releases it (compare-and-delete).
+Every Redis error leaves as ``StoreUnavailable``.
 
 The client must be created with ``decode_responses=False``: entries are bytes.
 """
@@ -28,6 +30,7 @@ import redis.asyncio as aioredis
 from zproxy.policy.keys import ENTRY_PREFIX, KEY_PREFIX, principal_of_key
 from zproxy.store._errors import mapped
 from zproxy.store.cache import CacheEntry
+from zproxy.store.coalesce import held_lease
 from zproxy.store.codec import Codec, CorruptEntry
 
 TAG_PREFIX: Final = KEY_PREFIX + "t:"
@@ -35,18 +38,24 @@ GLOBAL_TAG_PREFIX: Final = KEY_PREFIX + "g:"
 PRINCIPAL_PREFIX: Final = KEY_PREFIX + "p:"
 _BATCH: Final = 500
 
-# KEYS[1] = entry, KEYS[2..] = indexes; ARGV[1] = payload, ARGV[2] = ttl ms.
+# KEYS[1] = entry, KEYS[2..] = indexes; ARGV[1] = payload, ARGV[2] = ttl ms. With ARGV[3] (a
+# lock token) the last key is the entry's coalescing lock, deleted if the token still holds it.
 _SET_LUA = """
 local ttl = tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local expires = now + ttl
+local last_index = #KEYS
+if ARGV[3] then last_index = #KEYS - 1 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
-for i = 2, #KEYS do
+for i = 2, last_index do
   redis.call('ZADD', KEYS[i], expires, KEYS[1])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
   local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
   redis.call('PEXPIREAT', KEYS[i], last[2])
+end
+if ARGV[3] and redis.call('GET', KEYS[#KEYS]) == ARGV[3] then
+  redis.call('DEL', KEYS[#KEYS])
 end
 return 1
 """
@@ -91,8 +100,14 @@ class RedisCacheStore:
         for tag in dict.fromkeys(entry.tags):
             indexes += [f"{TAG_PREFIX}{principal}:{tag}", GLOBAL_TAG_PREFIX + tag]
         payload = self._codec.encode(entry, key)
+        lease = held_lease(key)
+        if lease is None:
+            with mapped("cache set"):
+                await self._set(keys=[key, *indexes], args=[payload, ttl_ms])
+            return
         with mapped("cache set"):
-            await self._set(keys=[key, *indexes], args=[payload, ttl_ms])
+            await self._set(keys=[key, *indexes, lease.lock], args=[payload, ttl_ms, lease.token])
+        lease.released = True
 
     async def purge_tags(self, tags: Sequence[str], scope: str | None = None) -> int:
         if not tags:
