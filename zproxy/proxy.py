@@ -30,6 +30,7 @@ _CHUNK = 64 * 1024
 _SMALL_BODY = 256 * 1024
 #: Methods named in metric labels and logs; any other token (the pure-Python parser accepts
 #: every token as a method) is ``OTHER``, so clients cannot grow label sets or plant text.
+_BAD_FRAMING = "ZPROXY_BAD_REQUEST_FRAMING"
 _LABELLED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -107,11 +108,14 @@ class ProxyHandler:
         started = time.perf_counter()
         ex = Exchange(request, request_id_of(request), track_id_of(request), "", "", None, started)
         try:
+            check_framing(request)
             ex.path, ex.query = validate_target(request.raw_path)
             ex.match = self.routes.match(request.method, ex.path)
             response = await self.dispatch(ex)
         except ClientError as exc:
             response = error_response(exc.status, exc.code, exc.message, ex.request_id)
+            if exc.code == _BAD_FRAMING:
+                response.force_close()
         except UpstreamError as exc:
             response = self.upstream_error(ex, exc)
         except web.HTTPRequestEntityTooLarge:
@@ -169,6 +173,14 @@ class ProxyHandler:
             request_id=ex.request_id,
             track_id=ex.track_id,
         )
+
+
+def check_framing(request: web.BaseRequest) -> None:
+    """RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing (a peer
+    in front may have read it by Content-Length or to the close). Refuse it; the connection
+    is closed."""
+    if request.version < aiohttp.HttpVersion11 and "Transfer-Encoding" in request.headers:
+        raise ClientError(400, _BAD_FRAMING, "Transfer-Encoding is not allowed in HTTP/1.0")
 
 
 async def request_body_stream(
