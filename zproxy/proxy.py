@@ -84,6 +84,11 @@ class ProxyHandler:
         self.routes = services.settings.routes
 
     async def dispatch(self, ex: Exchange) -> web.StreamResponse:
+        if ex.path.startswith("/_zproxy/"):
+            # zproxy's own namespace first: no route of the table can shadow it.
+            from zproxy.internal_api import handle_internal
+
+            return await handle_internal(self, ex)
         route = ex.match.route if ex.match else None
         method = ex.request.method
         if (
@@ -98,10 +103,6 @@ class ProxyHandler:
             from zproxy.proxy_writes import handle_write
 
             return await handle_write(self, ex)
-        if ex.path.startswith("/_zproxy/"):
-            from zproxy.internal_api import handle_internal
-
-            return await handle_internal(self, ex)
         return await stream_through(self, ex)
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
