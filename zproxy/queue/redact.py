@@ -24,6 +24,7 @@ CREDENTIAL_HEADERS = frozenset(
         "apiaccesskeyid",
         "apisecretaccesskey",
         "x-api-key",
+        "x-callout-secret",
     }
 )
 SECRET_FIELDS = frozenset(
@@ -46,6 +47,11 @@ SECRET_FIELDS = frozenset(
     }
 )
 _CARD_RUN = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
+_NAMES = "|".join(sorted(SECRET_FIELDS | CREDENTIAL_HEADERS))
+#: ``name=value`` pairs of form bodies and query strings.
+_FORM_SECRET = re.compile(rf"(?i)(?<![A-Za-z0-9_])({_NAMES})=[^&\s]*")
+#: ``<name>value</name>`` elements of XML bodies.
+_XML_SECRET = re.compile(rf"(?i)<({_NAMES})>[^<]*</\1>")
 
 
 def mask_digits(text: str) -> str:
@@ -56,6 +62,13 @@ def mask_digits(text: str) -> str:
         return "*" * (len(digits) - 4) + digits[-4:]
 
     return _CARD_RUN.sub(_mask, text)
+
+
+def redact_plain(text: str) -> str:
+    """Text that is not JSON (forms, queries, XML): secret pairs replaced, digits masked."""
+    text = _FORM_SECRET.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+    text = _XML_SECRET.sub(lambda m: f"<{m.group(1)}>{REDACTED}</{m.group(1)}>", text)
+    return mask_digits(text)
 
 
 def _redact_json(value: Any) -> Any:
@@ -79,7 +92,7 @@ def redact_text(body: bytes | str, limit: int = MAX_VIEW_BODY) -> str:
     try:
         text = orjson.dumps(_redact_json(orjson.loads(raw))).decode()
     except orjson.JSONDecodeError:
-        text = mask_digits(raw.decode("utf-8", errors="replace"))
+        text = redact_plain(raw.decode("utf-8", errors="replace"))
     if len(text) > limit:
         # Mask again: a cut can only shorten a digit run, never reveal one.
         text = mask_digits(text[:limit]) + "...[truncated]"
@@ -98,7 +111,7 @@ def redacted_view(record: WriteRecord) -> dict[str, Any]:
         "state": record.state,
         "route": write.route,
         "method": write.method,
-        "path": mask_digits(write.path),
+        "path": redact_plain(write.path),
         "orderKey": mask_digits(write.order_key),
         "idempotencyKey": write.idempotency_key,
         "headers": safe_headers(write.headers),
