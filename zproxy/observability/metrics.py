@@ -91,6 +91,13 @@ class Metrics:
         self.redis_errors = Counter(
             "zproxy_redis_errors", "Redis operations that failed", ["op"], registry=r
         )
+        # Labelled children of the per-request metrics by label values: ``labels()`` takes a
+        # lock and builds tuples on every call, a dict lookup does not. Bounded like the
+        # metrics themselves (prometheus keeps every child it hands out).
+        self._requests_by: dict[tuple[str, str, int], Counter] = {}
+        self._cache_by: dict[tuple[str, str], Counter] = {}
+        self._upstream_by: dict[tuple[str, str], Counter] = {}
+        self._duration_by: dict[str, Histogram] = {}
         for group in ("reads", "writes"):
             self.breaker_group_state.labels(group).set(0)
         self.breaker_state.set(0)
@@ -106,15 +113,30 @@ class Metrics:
 
     # --- listeners ------------------------------------------------------------------------
     def on_request(self, route: str, method: str, status: int) -> None:
-        self.requests.labels(route, method, str(status)).inc()
+        key = (route, method, status)
+        child = self._requests_by.get(key)
+        if child is None:
+            child = self._requests_by[key] = self.requests.labels(route, method, str(status))
+        child.inc()
 
     def on_cache(self, route: str, result: str) -> None:
-        self.cache.labels(route, result).inc()
+        key = (route, result)
+        child = self._cache_by.get(key)
+        if child is None:
+            child = self._cache_by[key] = self.cache.labels(route, result)
+        child.inc()
 
     def on_upstream(self, route: str, outcome: str, seconds: float | None) -> None:
-        self.upstream_requests.labels(route, outcome).inc()
+        key = (route, outcome)
+        child = self._upstream_by.get(key)
+        if child is None:
+            child = self._upstream_by[key] = self.upstream_requests.labels(route, outcome)
+        child.inc()
         if seconds is not None:
-            self.upstream_duration.labels(route).observe(seconds)
+            duration = self._duration_by.get(route)
+            if duration is None:
+                duration = self._duration_by[route] = self.upstream_duration.labels(route)
+            duration.observe(seconds)
 
     def on_transition(self, group: str, old: str, new: str) -> None:
         value = BREAKER_STATE_VALUE.get(new, 0)
