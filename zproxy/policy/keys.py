@@ -92,11 +92,13 @@ class Hasher:
     def hash(self, *parts: str | bytes) -> str:
         """Hex digest (32 chars) of ``parts``; each part is length-prefixed, so
         ``("ab", "c")`` and ``("a", "bc")`` differ."""
-        h = self._base.copy()
+        message = bytearray()  # one update() of the whole message: same digest, fewer calls
         for part in parts:
             raw = part.encode() if isinstance(part, str) else part
-            h.update(len(raw).to_bytes(4, "big"))
-            h.update(raw)
+            message += len(raw).to_bytes(4, "big")
+            message += raw
+        h = self._base.copy()
+        h.update(message)
         return h.hexdigest()[:_DIGEST_CHARS]
 
 
