@@ -1,0 +1,109 @@
+"""Cache poisoning through unkeyed inputs (reliability-security §3.1, checklist 19): headers
+that some servers honour as a different host, URL or method are not forwarded, so they cannot
+shape an answer that is then cached for requests without them. The upstream here echoes
+what reached it, so anything forwarded would be visible in the cached body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from tests.integration.echo_upstream import EchoState
+from tests.security.conftest import StartZproxy
+from tests.security.helpers import Reply, call
+
+AUTH = {"Authorization": "Bearer tok-unkeyed-0001"}
+POISON = {
+    "X-Forwarded-Host": "evil.example",
+    "X-Forwarded-Port": "666",
+    "X-Forwarded-Proto": "gopher",
+    "X-Forwarded-For": "6.6.6.6",
+    "Forwarded": "host=evil.example;proto=gopher",
+    "X-Original-URL": "/v1/accounts/VICTIM",
+    "X-Rewrite-URL": "/v1/accounts/VICTIM",
+    "X-HTTP-Method-Override": "DELETE",
+    "X-HTTP-Method": "DELETE",
+    "X-Method-Override": "DELETE",
+}
+
+
+def _seen(reply: Reply) -> dict[str, Any]:
+    doc: dict[str, Any] = reply.json()
+    return doc
+
+
+def _headers(reply: Reply) -> dict[str, str]:
+    """What the upstream received, without the per-request id."""
+    return {k.lower(): v for k, v in _seen(reply)["headers"] if k.lower() != "x-request-id"}
+
+
+async def test_unkeyed_headers_neither_reach_zuora_nor_poison_the_entry(
+    start_zproxy: StartZproxy, echo: tuple[str, EchoState], http: aiohttp.ClientSession
+) -> None:
+    proc = await start_zproxy()
+    url = proc.url + "/v1/accounts/A00000001"
+    poisoned = await call(http, "GET", url, headers={**AUTH, **POISON})
+    assert poisoned.status == 200
+    assert poisoned.headers["Cache-Status"] == "zproxy; fwd=miss; stored"
+    text = poisoned.body.decode()
+    for value in ("evil.example", "VICTIM", "DELETE", "6.6.6.6", "gopher", "666"):
+        assert value not in text, value
+    assert _seen(poisoned)["method"] == "GET"
+    assert _seen(poisoned)["raw_path"] == "/v1/accounts/A00000001"
+
+    # Another request without the headers is served that entry ...
+    clean = await call(http, "GET", url, headers=AUTH)
+    assert clean.headers["Cache-Status"].startswith("zproxy; hit")
+    assert clean.body == poisoned.body
+    # ... and it is what a clean request makes Zuora answer (the baseline).
+    baseline = await call(http, "GET", url, headers={**AUTH, "Cache-Control": "no-cache"})
+    assert baseline.headers["Cache-Status"].startswith("zproxy; fwd=")
+    expected = _headers(baseline)
+    assert expected.pop("cache-control") == "no-cache"  # the one header the baseline added
+    assert _headers(poisoned) == expected
+    assert len(echo[1].seen) == 2  # the poisoned miss and the baseline; the hit stayed local
+
+
+async def test_query_parameters_are_part_of_the_key(
+    start_zproxy: StartZproxy, http: aiohttp.ClientSession
+) -> None:
+    proc = await start_zproxy()
+    base = proc.url + "/v1/accounts/A00000002"
+    odd = await call(http, "GET", base + "?utm_source=evil&cb=1", headers=AUTH)
+    assert odd.headers["Cache-Status"] == "zproxy; fwd=miss; stored"
+    plain = await call(http, "GET", base, headers=AUTH)
+    assert plain.headers["Cache-Status"] == "zproxy; fwd=miss; stored"  # not the odd entry
+    assert _seen(plain)["raw_path"] == "/v1/accounts/A00000002"
+    # Parameter order is not a distinction (sorted in the key), values are.
+    again = await call(http, "GET", base + "?cb=1&utm_source=evil", headers=AUTH)
+    assert again.headers["Cache-Status"].startswith("zproxy; hit")
+    assert again.body == odd.body
+    other = await call(http, "GET", base + "?cb=2&utm_source=evil", headers=AUTH)
+    assert other.headers["Cache-Status"] == "zproxy; fwd=miss; stored"
+
+
+async def test_scoping_headers_and_credentials_are_part_of_the_key(
+    start_zproxy: StartZproxy, http: aiohttp.ClientSession
+) -> None:
+    proc = await start_zproxy()
+    url = proc.url + "/v1/accounts/A00000003"
+    first = await call(http, "GET", url, headers=AUTH)
+    assert first.headers["Cache-Status"] == "zproxy; fwd=miss; stored"
+    for extra in (
+        {"Zuora-Entity-Ids": "entity-2"},
+        {"Zuora-Org-Ids": "org-2"},
+        {"Zuora-Version": "211.0"},
+        {"Accept": "application/xml"},
+        {"Authorization": "Bearer tok-unkeyed-0002"},
+    ):
+        reply = await call(http, "GET", url, headers={**AUTH, **extra})
+        assert reply.headers["Cache-Status"] == "zproxy; fwd=miss; stored", extra
+    # Without a credential nothing is served from (or stored in) the cache.
+    anonymous = await call(http, "GET", url)
+    assert anonymous.headers["Cache-Status"] == "zproxy; fwd=bypass"
+    assert (
+        (await call(http, "GET", url, headers=AUTH))
+        .headers["Cache-Status"]
+        .startswith("zproxy; hit")
+    )
