@@ -23,6 +23,7 @@ from zproxy.admin import build_admin_app
 from zproxy.admin_api import routes as admin_routes
 from zproxy.clock import Clock, SystemClock
 from zproxy.config import Settings
+from zproxy.errors import ConfigError
 from zproxy.http_server import ProxyServer
 from zproxy.identity import Identities
 from zproxy.observability.logging import configure_logging
@@ -76,12 +77,36 @@ async def redis_connection(settings: Settings) -> AsyncIterator[tuple[Redis, str
         health_check_interval=10,
     )
     client = Redis(connection_pool=pool)
+    watcher = asyncio.create_task(_keep_running(embedded)) if embedded is not None else None
     try:
         yield client, url
     finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
         await client.aclose()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
+
+
+async def _keep_running(embedded: RedisServer) -> None:
+    """The embedded redis-server died (OOM killer, kill -9): start it again on the same data
+    (the AOF brings the queue back) instead of staying unready until zproxy is restarted."""
+    backoff = 0.5
+    while True:
+        await asyncio.sleep(1.0)
+        if embedded.running():
+            backoff = 0.5
+            continue
+        log.error("embedded_redis_exited", code=embedded.proc.returncode if embedded.proc else None)
+        try:
+            await asyncio.to_thread(embedded.start)
+            log.info("embedded_redis_restarted")
+        except ConfigError as exc:
+            log.error("embedded_redis_restart_failed", reason="; ".join(exc.problems))
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
 
 
 async def redis_ready(services: Services) -> str | None:
@@ -234,9 +259,16 @@ async def start(
 
 
 async def stop(running: Running) -> None:
-    await running.proxy_runner.cleanup()
-    await running.admin_runner.cleanup()
     services = running.services
+    budget = services.settings.server.shutdown_timeout
+    try:
+        # aiohttp waits shutdown_timeout for in-flight handlers, then cancels and may wait
+        # as long again: hold the whole stop to the promised budget.
+        async with asyncio.timeout(budget + 0.5):
+            await running.proxy_runner.cleanup()
+    except TimeoutError:
+        log.warning("shutdown_budget_spent", shutdown_timeout=budget)
+    await running.admin_runner.cleanup()
     for task in list(services.background):
         task.cancel()
     for stopper in reversed(services.stoppers):

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+import signal
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from zproxy.config import Settings
 from zproxy.errors import ConfigError
 
 
@@ -78,9 +83,9 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         }
         settings = load_settings(args.config, overrides=overrides)
         from zproxy.workers import is_worker, supervise
-        from zproxy.writes_service import load_cipher
 
-        load_cipher(settings)  # a bad ZPROXY_QUEUE_KEY stops start-up here, with exit 2
+        if not is_worker():
+            _preflight(settings)
 
         if settings.server.workers > 1 and not is_worker():
             return supervise(settings, sys.argv[1:] if argv is None else list(argv))
@@ -102,13 +107,49 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     return run_scenario_command(args.action, args.file, args.report)
 
 
+def _preflight(settings: Settings) -> None:
+    """What would otherwise fail half-way through start-up, as one line naming the setting:
+    the data dir (created private, 0700), the queue key, and the ports."""
+    from zproxy.writes_service import load_cipher
+
+    data_dir = settings.data_dir.absolute()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(data_dir, 0o700)
+    except OSError as exc:
+        raise ConfigError([f"ZPROXY_DATA_DIR: cannot use {data_dir} ({exc.strerror})"]) from None
+    load_cipher(settings)
+    for name, where in (
+        ("ZPROXY_LISTEN", settings.server.listen),
+        ("ZPROXY_ADMIN_LISTEN", settings.server.admin_listen),
+    ):
+        try:
+            with socket.create_server((where.host, where.port)):
+                pass
+        except OSError as exc:
+            raise ConfigError([f"{name}: cannot listen on {where} ({exc.strerror})"]) from None
+
+
 def _fake_zuora(args: argparse.Namespace) -> int:
     from zproxy.testing.fake_zuora.app import serve as serve_fake
 
     host, _, port = str(args.listen).rpartition(":")
     if not host or not port.isdigit():
         raise ConfigError([f"--listen: must be HOST:PORT (got {args.listen!r})"])
-    return _run_loop(serve_fake(host, int(port), seed=args.seed, clients_file=args.clients))
+    return _run_loop(
+        _until_signalled(serve_fake(host, int(port), seed=args.seed, clients_file=args.clients))
+    )
+
+
+async def _until_signalled(coro: Coroutine[Any, Any, None]) -> int:
+    """Run ``coro`` until SIGTERM/SIGINT, then cancel it and exit 0."""
+    task = asyncio.ensure_future(coro)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return 0
 
 
 def _run_loop(coro: Any) -> int:

