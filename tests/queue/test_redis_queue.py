@@ -113,18 +113,20 @@ async def test_redis_without_aof_refuses_to_queue(tmp_path: Path) -> None:
         server.stop()
 
 
-async def test_appendfsync_everysec_refuses_and_recovers_after_a_recheck(
+async def test_appendfsync_everysec_refuses_at_once_and_recovers_after_a_recheck(
     own_redis: RedisServer,
 ) -> None:
     clock = FakeClock(T0)
     client, queue = _queue(own_redis.url, clock)
     assert (await queue.init()).mode == "appendfsync_always"
     await client.config_set("appendfsync", "everysec")
-    await queue.enqueue(make_write(1))  # the cached check is still fresh: not per write
-    clock.advance(11)
+    refused = make_write(1)
+    with pytest.raises(NotDurable):  # checked with every write, in the same round trip
+        await queue.enqueue(refused)
+    assert not queue.durability.ok
+    assert await queue.get(refused.id) is None  # rolled back: a 503 is never replayed
     with pytest.raises(NotDurable):
         await queue.enqueue(make_write(2))
-    assert not queue.durability.ok
     await client.config_set("appendfsync", "always")
     clock.advance(1.5)
     assert (await queue.enqueue(make_write(2))).created

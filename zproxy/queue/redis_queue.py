@@ -41,7 +41,7 @@ from zproxy.queue.model import (
     encode_write,
 )
 from zproxy.queue.redact import redact_text
-from zproxy.queue.redis_support import command, queue_redis_client
+from zproxy.queue.redis_support import command, fsync_always, queue_redis_client
 from zproxy.queue.redis_support import mapped_errors as _mapped
 from zproxy.queue.redis_support import opt_float as _opt_float
 from zproxy.queue.redis_support import sha_hex as _hash
@@ -152,6 +152,13 @@ class RedisWriteQueue:
             if code == 1:
                 await self._rollback(write_id)
             raise NotDurable("WAITAOF did not confirm a local fsync in time")
+        if status.mode != "waitaof" and not fsync_always(replies[1], replies[2]):
+            # Reconfigured since the last check: this write may not be on disk.
+            if code == 1:
+                await self._rollback(write_id)
+            self._status = DurabilityStatus(False, "appendonly/appendfsync changed", "none")
+            self._checked_at = self._clock.monotonic()
+            raise NotDurable("Redis no longer runs appendonly yes + appendfsync always")
         return EnqueueResult(write_id, created=code == 1)
 
     async def _enqueue_round_trip(
@@ -162,6 +169,10 @@ class RedisWriteQueue:
         await self._scripts["ENQUEUE"](keys=[idem], args=args, client=pipe)
         if waitaof:
             pipe.execute_command("WAITAOF", 1, 0, self._waitaof_ms)
+        else:
+            # Same round trip: the fsync policy the write was appended under.
+            pipe.execute_command("CONFIG", "GET", "appendonly")
+            pipe.execute_command("CONFIG", "GET", "appendfsync")
         replies: builtins.list[Any] = await pipe.execute(raise_on_error=False)
         return replies
 

@@ -56,6 +56,22 @@ def opt_float(value: Any) -> float | None:
     return None if value in (None, b"", "") else float(text(value))
 
 
+def _config_value(reply: Any) -> str:
+    """The value of a ``CONFIG GET name`` reply (a [name, value] list, or a dict in RESP3)."""
+    if isinstance(reply, dict):
+        values = list(reply.values())
+    elif isinstance(reply, list | tuple):
+        values = list(reply[1:2])
+    else:
+        return ""
+    return text(values[0]).lower() if values else ""
+
+
+def fsync_always(appendonly: Any, appendfsync: Any) -> bool:
+    """Both ``CONFIG GET`` replies say every write is fsynced before it is acknowledged."""
+    return _config_value(appendonly) == "yes" and _config_value(appendfsync) == "always"
+
+
 def waitaof_confirmed(reply: Any) -> bool:
     """WAITAOF answers [local fsyncs, replica fsyncs]; we need >= 1 local."""
     return isinstance(reply, list | tuple) and bool(reply) and int(reply[0]) >= 1
