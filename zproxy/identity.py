@@ -14,7 +14,9 @@ import orjson
 import structlog
 
 from zproxy.errors import StoreUnavailable
+from zproxy.policy.headers import connection_named
 from zproxy.policy.keys import (
+    SCOPING_HEADERS,
     Credential,
     Hasher,
     Identity,
@@ -28,6 +30,11 @@ from zproxy.store.cache import CacheStore
 from zproxy.store.principals import PrincipalStore
 
 log = structlog.get_logger("zproxy.identity")
+#: Headers an identity is made of: when ``Connection`` names one, Zuora never receives it.
+_IDENTITY_HEADERS = frozenset(
+    {"authorization", "apiaccesskeyid", "apisecretaccesskey", "cookie"}
+    | {name.lower() for name in SCOPING_HEADERS}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +54,13 @@ class Identities:
         self.on_grant: Callable[[str, str, float], Awaitable[None]] | None = None
 
     async def caller(self, headers: Mapping[str, str]) -> Caller | None:
-        """The request's identity, or None without credentials (never served from cache)."""
+        """The request's identity, or None without credentials (never served from cache).
+
+        None too when ``Connection`` names a header the identity is made of: it is stripped
+        before Zuora, so Zuora's answer is not the one this identity would get.
+        """
+        if connection_named(headers.items()) & _IDENTITY_HEADERS:
+            return None
         credential = credential_of(headers)
         if credential is None:
             return None

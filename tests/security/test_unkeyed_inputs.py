@@ -107,3 +107,22 @@ async def test_scoping_headers_and_credentials_are_part_of_the_key(
         .headers["Cache-Status"]
         .startswith("zproxy; hit")
     )
+
+
+async def test_identity_headers_named_hop_by_hop_make_the_request_uncacheable(
+    start_zproxy: StartZproxy, echo: tuple[str, EchoState], http: aiohttp.ClientSession
+) -> None:
+    """``Connection: Zuora-Entity-Ids`` strips the header on the way to Zuora, so Zuora answers
+    for the default entity: that answer must not be stored as entity E2's."""
+    proc = await start_zproxy()
+    url = proc.url + "/v1/accounts/A00000004"
+    entity = {"Zuora-Entity-Ids": "E2"}
+    for named in ("Zuora-Entity-Ids", "authorization", "Accept"):
+        headers = {**AUTH, **entity, "Accept": "application/json", "Connection": named}
+        stripped = await call(http, "GET", url, headers=headers)
+        assert stripped.headers["Cache-Status"] == "zproxy; fwd=bypass", named
+        sent = {k.lower(): v for k, v in headers.items()}[named.lower()]
+        assert _headers(stripped).get(named.lower()) != sent, named  # it did not reach Zuora
+    honest = await call(http, "GET", url, headers={**AUTH, **entity, "Accept": "application/json"})
+    assert honest.headers["Cache-Status"] == "zproxy; fwd=miss; stored"
+    assert _headers(honest)["zuora-entity-ids"] == "E2"

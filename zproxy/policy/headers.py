@@ -49,7 +49,8 @@ _UNSAFE_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 _RESPONSE_DROP = frozenset({"content-length", "server", "date"})
 
 
-def _connection_named(headers: Iterable[tuple[str, str]]) -> frozenset[str]:
+def connection_named(headers: Iterable[tuple[str, str]]) -> frozenset[str]:
+    """The header names a ``Connection`` header declares hop-by-hop (lowercase)."""
     named: set[str] = set()
     for name, value in headers:
         if name.lower() == "connection":
@@ -62,7 +63,7 @@ def request_headers(
 ) -> list[tuple[str, str]]:
     """End-to-end request headers to forward (zproxy adds Host and X-Forwarded-*)."""
     items = list(headers)
-    named = _connection_named(items)
+    named = connection_named(items)
     out = []
     for name, value in items:
         low = name.lower()
@@ -84,7 +85,7 @@ def safe_value(value: str) -> bool:
 def response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """End-to-end response headers to relay; unsafe ones (``safe_value``) are dropped."""
     items = list(headers)
-    named = _connection_named(items)
+    named = connection_named(items)
     return [
         (name, value)
         for name, value in items
