@@ -14,7 +14,7 @@ import orjson
 import structlog
 
 from zproxy.errors import StoreUnavailable
-from zproxy.policy.headers import connection_named
+from zproxy.policy.headers import connection_named, safe_value
 from zproxy.policy.keys import (
     SCOPING_HEADERS,
     Credential,
@@ -44,6 +44,13 @@ class Caller:
     token_hash: str | None
 
 
+def _identity_reaches_zuora(headers: Mapping[str, str]) -> bool:
+    items = list(headers.items())
+    if connection_named(items) & _IDENTITY_HEADERS:
+        return False
+    return all(safe_value(v) for k, v in items if k.lower() in _IDENTITY_HEADERS)
+
+
 class Identities:
     def __init__(self, hasher: Hasher, principals: PrincipalStore, cache: CacheStore) -> None:
         self.hasher = hasher
@@ -56,10 +63,11 @@ class Identities:
     async def caller(self, headers: Mapping[str, str]) -> Caller | None:
         """The request's identity, or None without credentials (never served from cache).
 
-        None too when ``Connection`` names a header the identity is made of: it is stripped
-        before Zuora, so Zuora's answer is not the one this identity would get.
+        None too when a header the identity is made of does not reach Zuora as it is: named
+        by ``Connection``, or dropped as unsafe text (``safe_value``). Zuora's answer would
+        not be the one this identity gets.
         """
-        if connection_named(headers.items()) & _IDENTITY_HEADERS:
+        if not _identity_reaches_zuora(headers):
             return None
         credential = credential_of(headers)
         if credential is None:

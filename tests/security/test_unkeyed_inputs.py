@@ -11,7 +11,7 @@ import aiohttp
 
 from tests.integration.echo_upstream import EchoState
 from tests.security.conftest import StartZproxy
-from tests.security.helpers import Reply, call
+from tests.security.helpers import Reply, call, raw_exchange
 
 AUTH = {"Authorization": "Bearer tok-unkeyed-0001"}
 POISON = {
@@ -126,3 +126,20 @@ async def test_identity_headers_named_hop_by_hop_make_the_request_uncacheable(
     honest = await call(http, "GET", url, headers={**AUTH, **entity, "Accept": "application/json"})
     assert honest.headers["Cache-Status"] == "zproxy; fwd=miss; stored"
     assert _headers(honest)["zuora-entity-ids"] == "E2"
+
+
+async def test_identity_headers_that_cannot_be_relayed_make_the_request_uncacheable(
+    start_zproxy: StartZproxy, http: aiohttp.ClientSession
+) -> None:
+    """A scoping header that is not UTF-8 text is dropped on the way to Zuora (never relayed
+    mangled), so the answer is not stored under it either."""
+    proc = await start_zproxy()
+    request = (
+        b"GET /v1/accounts/A00000005 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+        b"Authorization: Bearer tok-unkeyed-0001\r\nZuora-Entity-Ids: E2\xff\r\n\r\n"
+    )
+    for _ in range(2):
+        raw = await raw_exchange(proc.port, request)
+        assert raw.status == 200
+        assert b"Cache-Status: zproxy; fwd=bypass" in raw.head
+        assert b"Zuora-Entity-Ids" not in raw.body  # not relayed
