@@ -217,6 +217,7 @@ class WriteService:
             oldest = await self.queue.oldest_accepted_at()
             dead = await self.queue.dead_count()
         except StoreUnavailable:
+            self.s.metrics.on_durability(False)  # no Redis, no 202s
             return
         age = max(0.0, self.s.clock.time() - oldest) if oldest is not None else 0.0
         self.s.metrics.on_queue_stats(depth, age, dead)
