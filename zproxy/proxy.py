@@ -18,7 +18,7 @@ from aiohttp import web
 
 from zproxy.errors import ClientError, UpstreamError
 from zproxy.http_common import error_response, request_id_of, track_id_of
-from zproxy.policy.headers import request_headers, response_headers
+from zproxy.policy.headers import connection_named, request_headers, response_headers
 from zproxy.policy.routes import RouteMatch
 from zproxy.policy.target import validate_target
 from zproxy.services import Services
@@ -129,6 +129,8 @@ class ProxyHandler:
         except asyncio.CancelledError:
             self.finish(ex, 499)
             raise
+        if is_upgrade(request):
+            response.force_close()
         self.decorate(ex, response)
         if not response.prepared:
             await response.prepare(request)
@@ -178,10 +180,29 @@ class ProxyHandler:
 
 def check_framing(request: web.BaseRequest) -> None:
     """RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing (a peer
-    in front may have read it by Content-Length or to the close). Refuse it; the connection
-    is closed."""
+    in front may have read it by Content-Length or to the close). Refuse it, and CONNECT
+    (zproxy opens no tunnels); the connection is closed."""
     if request.version < aiohttp.HttpVersion11 and "Transfer-Encoding" in request.headers:
         raise ClientError(400, _BAD_FRAMING, "Transfer-Encoding is not allowed in HTTP/1.0")
+    if request.method == "CONNECT":
+        raise ClientError(400, _BAD_FRAMING, "CONNECT is not supported")
+
+
+def is_upgrade(request: web.BaseRequest) -> bool:
+    """``Connection: Upgrade`` + ``Upgrade`` (h2c, websocket): aiohttp stops parsing the
+    connection after it, so zproxy ignores the upgrade (RFC 9110 §7.8), answers in HTTP/1.1
+    and closes."""
+    if "Upgrade" not in request.headers:
+        return False
+    return "upgrade" in connection_named(request.headers.items())
+
+
+def has_body(request: web.BaseRequest) -> bool:
+    """Whether to read a body. An upgrade request has one only when it is framed: aiohttp
+    would otherwise hand over the connection's remaining bytes, which never end."""
+    if is_upgrade(request) and request.content_length is None:
+        return "Transfer-Encoding" in request.headers and request.body_exists
+    return request.body_exists
 
 
 async def request_body_stream(
@@ -212,7 +233,7 @@ async def read_body(request: web.BaseRequest, limit: int, timeout: float) -> byt
         raise ClientError(
             413, "ZPROXY_REQUEST_TOO_LARGE", "The request body is larger than allowed"
         )
-    if not request.body_exists:
+    if not has_body(request):
         return b""
     parts = [chunk async for chunk in request_body_stream(request, limit, timeout)]
     return b"".join(parts)
@@ -233,7 +254,7 @@ async def stream_through(proxy: ProxyHandler, ex: Exchange) -> web.StreamRespons
             request_body_stream(request, limit, services.settings.server.body_read_timeout),
             body_errors,
         )
-        if request.body_exists
+        if has_body(request)
         else None
     )
     route = ex.match.route if ex.match else None

@@ -100,3 +100,43 @@ async def test_smuggling_attempts_get_400_and_a_closed_connection_and_reach_noth
     )
     assert ok.status == 200
     assert [seen["raw_path"] for seen in echo[1].seen] == ["/v1/x"]
+
+
+UPGRADES = {
+    "h2c": (
+        b"GET /v1/up HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+        b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
+    ),
+    "websocket with a body": (
+        b"POST /v1/up HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        b"Content-Length: 2\r\n\r\n{}"
+    ),
+}
+
+
+@pytest.mark.parametrize("pure_python", [False, True], ids=["c-parser", "python-parser"])
+async def test_upgrades_are_ignored_answered_once_and_the_connection_closed(
+    start_zproxy: StartZproxy, echo: tuple[str, EchoState], pure_python: bool
+) -> None:
+    """RFC 9110 7.8: zproxy ignores Upgrade (Zuora speaks HTTP/1.1) and answers at once; the
+    bytes after it are not read as another request (the C parser stops parsing there, so
+    the connection is closed rather than left waiting)."""
+    proc = await start_zproxy(pure_python=pure_python)
+    for name, attempt in UPGRADES.items():
+        raw = await raw_exchange(proc.port, attempt + SMUGGLED)
+        assert raw.closed, name
+        assert len(_STATUS_LINE.findall(raw.data)) == 1, name
+        assert raw.status == 200, name
+    assert [seen["raw_path"] for seen in echo[1].seen] == ["/v1/up", "/v1/up"]
+    for seen in echo[1].seen:
+        names = {str(k).lower() for k, _ in seen["headers"]}
+        assert not names & {"upgrade", "http2-settings", "connection"}
+    assert echo[1].seen[1]["body_len"] == 2
+    if not pure_python:  # the pure-Python parser never hands CONNECT to zproxy at all
+        raw = await raw_exchange(
+            proc.port, b"CONNECT 127.0.0.1:6379 HTTP/1.1\r\nHost: 127.0.0.1:6379\r\n\r\n" + SMUGGLED
+        )
+        assert raw.status == 400
+        assert raw.closed
+        assert len(_STATUS_LINE.findall(raw.data)) == 1
+    assert len(echo[1].seen) == 2  # no tunnel, nothing smuggled
