@@ -176,9 +176,19 @@ def _upstream(r: _Reader, raw: Mapping[str, Any]) -> UpstreamSettings:
     d = UpstreamSettings()
     url_text = r.string(raw, "upstream", "url", str(d.url))
     url = URL(url_text)
-    if url.scheme not in ("http", "https") or not url.host or url.query_string or url.fragment:
+    if (
+        url.scheme not in ("http", "https")
+        or not url.host
+        or url.query_string
+        or url.fragment
+        or url.user is not None
+        or url.password is not None
+    ):
+        # No userinfo: credentials come from the clients, and the URL is logged.
+        shown = str(url.with_user(None)) if url.host else url_text
         r.fail(
-            "upstream.url", f"must be an http(s) URL with a host and no query (got {url_text!r})"
+            "upstream.url",
+            f"must be an http(s) URL with a host and no user, query or fragment (got {shown!r})",
         )
         url = d.url
     pools_raw = raw.get("pools") or dict(d.pools)

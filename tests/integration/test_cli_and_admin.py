@@ -116,6 +116,13 @@ def test_start_up_problems_are_one_line_naming_the_setting(tmp_path: Path) -> No
     assert "Traceback" not in result.stderr
 
 
+def test_upstream_url_with_credentials_is_refused_without_echoing_them() -> None:
+    result = _zproxy("serve", env={"ZPROXY_UPSTREAM_URL": "https://user:hunter2@rest.zuora.com"})
+    assert result.returncode == 2
+    assert "ZPROXY_UPSTREAM_URL" in result.stderr
+    assert "hunter2" not in result.stderr
+
+
 def test_flags_override_environment() -> None:
     result = _zproxy("serve", "--admin-listen", "bad", env={"ZPROXY_ADMIN_LISTEN": "127.0.0.1:1"})
     assert result.returncode == 2
