@@ -107,7 +107,9 @@ async def _callout(proxy: ProxyHandler, ex: Exchange) -> web.Response:
     if not tags:
         raise ClientError(400, "ZPROXY_CALLOUT_EMPTY", "The callout names nothing to purge")
     try:
-        purged = await s.cache.purge_tags(tags)
+        # A soft purge: what changed is fetched again, and still beats an error during an
+        # outage (stale-if-error).
+        purged = await s.cache.invalidate_tags(tags)
     except StoreUnavailable:
         return error_response(
             503,

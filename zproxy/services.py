@@ -50,11 +50,14 @@ class Services:
     background: set[asyncio.Task[Any]] = field(default_factory=set)
 
 
-async def invalidate(services: Services, tags: list[str]) -> None:
-    """After a successful write (live or replayed): every identity's cached entries under
-    ``tags`` go, since the data changed for all who can see it. Best effort: with Redis down
-    they expire by their TTL. Tenants are not told apart; over-purging only costs a miss."""
+async def invalidate(services: Services, tags: list[str]) -> int:
+    """After a successful write (live or replayed) or a callout: every identity's cached
+    entries under ``tags`` are soft-purged, since the data changed for all who can see it.
+    They are fetched again while Zuora answers and still served stale-if-error while it is
+    down (better old data, marked so, than an error). Best effort: with Redis down they
+    expire by their TTL. Tenants are not told apart; over-purging only costs a fetch."""
     try:
-        await services.cache.purge_tags(tags)
+        return await services.cache.invalidate_tags(tags)
     except StoreUnavailable:
         services.metrics.on_redis_error("cache_purge")
+        return 0

@@ -17,8 +17,11 @@ from tests.e2e_reads.helpers import (
     request,
 )
 from tests.support import zproxy_stack
+from zproxy.testing.fake_zuora.faults import parse_rule
 
 MISS = "zproxy; fwd=miss; stored"
+#: A soft-purged entry: not served, fetched again and stored anew.
+REFETCHED = "zproxy; fwd=stale; fwd-status=200; stored"
 CALLOUT_SECRET = "callout-secret-for-tests"
 
 
@@ -43,20 +46,20 @@ async def test_writes_and_callouts_purge_everyones_entries_of_what_changed(
                 assert (await who.get(p)).cache == MISS
                 assert _hit((await who.get(p)).cache)
 
-        # a write through zproxy: the writer's next read of that account misses and is new
+        # a write through zproxy: the next read of that account is fetched again and is new
         put = await alice.put(f"/v1/accounts/{a}", {"notes": "changed through zproxy"})
         assert put.status == 200
         assert put.json()["success"] is True
         after = await alice.get(paths[0])
-        assert after.cache == MISS
+        assert after.cache == REFETCHED
         assert after.json()["basicInfo"]["notes"] == "changed through zproxy"
-        assert (await alice.get(paths[1])).cache == MISS
+        assert (await alice.get(paths[1])).cache == REFETCHED
         assert _hit((await alice.get(paths[2])).cache)  # another account: untouched
-        # the data changed for everyone who can see it: another caller's entries go too
+        # the data changed for everyone who can see it: another caller's entries too
         bobs = await bob.get(paths[0])
-        assert bobs.cache == MISS
+        assert bobs.cache == REFETCHED
         assert bobs.json()["basicInfo"]["notes"] == "changed through zproxy"
-        assert (await bob.get(paths[1])).cache == MISS
+        assert (await bob.get(paths[1])).cache == REFETCHED
         assert _hit((await bob.get(paths[2])).cache)
 
         # the callout: wrong secret refused, right secret purges the account for everyone
@@ -75,12 +78,20 @@ async def test_writes_and_callouts_purge_everyones_entries_of_what_changed(
         )
         assert ok.status == 200, ok.body
         assert ok.json()["purged"] == 4  # alice's and bob's account + summary
+        # Zuora goes down right after: the soft-purged entries still beat an error ...
+        fz.fake.set_fault(parse_rule({"mode": "down"}))
+        during = await bob.get(paths[0])
+        assert (during.status, during.cache) == (200, "zproxy; hit; detail=stale-if-error")
+        assert during.json()["basicInfo"]["notes"] == "changed through zproxy"
+        fz.fake.set_fault(parse_rule({"mode": "up"}))
+        # ... and once it is back they are fetched again
         for who in (alice, bob):
-            assert (await who.get(paths[0])).cache == MISS
-            assert (await who.get(paths[1])).cache == MISS
+            assert (await who.get(paths[0])).cache == REFETCHED
+            assert (await who.get(paths[1])).cache == REFETCHED
             assert _hit((await who.get(paths[2])).cache)
-        # 2 cold GETs + the PUT + alice's and bob's GETs after it + 2 GETs after the callout
-        assert path_count(fz, paths[0]) == 7
+        # 2 cold GETs + the PUT + alice's and bob's GETs after it + bob's refetch during the
+        # outage (2 attempts: a GET is retried) + 2 GETs after it
+        assert path_count(fz, paths[0]) == 9
 
 
 async def test_a_401_purges_that_identitys_entries(tmp_path: Path, redis_url: str) -> None:

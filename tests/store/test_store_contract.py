@@ -98,6 +98,36 @@ async def test_purge_counts_only_entries_still_there(harness: Harness) -> None:
     assert await harness.store.purge_tags([], scope="tA") == 0
 
 
+async def test_invalidate_tags_marks_every_identitys_entries_until_stored_again(
+    harness: Harness,
+) -> None:
+    a, b, other = key_for("tA"), key_for("tB"), key_for("tA", "/v1/other")
+    await harness.store.set(a, entry(b"a", tags=("account:A1",)), 60)
+    await harness.store.set(b, entry(b"b", tags=("account:A1", "catalog")), 60)
+    await harness.store.set(other, entry(b"o", tags=("account:A2",)), 60)
+    assert await harness.store.invalidate_tags(["account:A1", "missing"]) == 2
+    for k, body in ((a, b"a"), (b, b"b")):
+        got = await harness.store.get(k)
+        assert got is not None
+        assert (got.body, got.invalidated) == (body, True)  # kept for stale-if-error
+    untouched = await harness.store.get(other)
+    assert untouched is not None
+    assert untouched.invalidated is False
+    await harness.store.set(a, entry(b"a2", tags=("account:A1",)), 60)
+    fresh = await harness.store.get(a)
+    assert fresh is not None
+    assert (fresh.body, fresh.invalidated) == (b"a2", False)
+    assert await harness.store.invalidate_tags([]) == 0
+
+
+async def test_invalidate_skips_expired_entries(harness: Harness) -> None:
+    k = key_for("tA")
+    await harness.store.set(k, entry(tags=("t",)), 60)
+    await harness.expire(k)
+    assert await harness.store.invalidate_tags(["t"]) == 0
+    assert await harness.store.get(k) is None
+
+
 async def test_purge_principal_drops_only_that_identity(harness: Harness) -> None:
     a1, a2, b1 = key_for("tA"), key_for("tA", "/v1/x"), key_for("tB")
     for k in (a1, a2, b1):

@@ -49,6 +49,11 @@ class CacheStore(Protocol):
         """Delete entries tagged with any of ``tags``; only the principal ``scope``'s when
         given. Returns how many entries were deleted."""
 
+    async def invalidate_tags(self, tags: Sequence[str]) -> int:
+        """Soft purge: every identity's entries tagged with any of ``tags`` stay stored but
+        read back ``invalidated`` until stored again (served again only as stale-if-error
+        while Zuora is down). Returns how many entries were marked."""
+
     async def purge_principal(self, principal: str) -> int:
         """Delete every entry of one principal (after a 401/403). Returns the count."""
 

@@ -7,6 +7,7 @@ too. Set ``available = False`` to make every call raise ``StoreUnavailable``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from zproxy.clock import Clock
 from zproxy.errors import StoreUnavailable
@@ -22,6 +23,7 @@ class MemoryCacheStore:
         self._entries: dict[str, tuple[bytes, float]] = {}
         self._tags: dict[tuple[str, str], set[str]] = {}
         self._principals: dict[str, set[str]] = {}
+        self._invalidated: set[str] = set()
         self.available = True
 
     def _check(self) -> None:
@@ -46,13 +48,17 @@ class MemoryCacheStore:
     async def get(self, key: str) -> CacheEntry | None:
         self._check()
         data = self._live(key)
-        return None if data is None else self._codec.decode(data, key)
+        if data is None:
+            return None
+        entry = self._codec.decode(data, key)
+        return replace(entry, invalidated=True) if key in self._invalidated else entry
 
     async def set(self, key: str, entry: CacheEntry, ttl_seconds: float) -> None:
         self._check()
         principal = principal_of_key(key)
         expires = self._clock.time() + max(ttl_seconds, 0.001)
         self._entries[key] = (self._codec.encode(entry, key), expires)
+        self._invalidated.discard(key)
         self._principals.setdefault(principal, set()).add(key)
         for tag in entry.tags:
             self._tags.setdefault((principal, tag), set()).add(key)
@@ -65,6 +71,14 @@ class MemoryCacheStore:
         for index in hit:
             keys |= self._tags.pop(index)
         return self._delete(keys)
+
+    async def invalidate_tags(self, tags: Sequence[str]) -> int:
+        self._check()
+        wanted = set(tags)
+        keys = {k for index, ks in self._tags.items() if index[1] in wanted for k in ks}
+        live = {k for k in keys if self._live(k) is not None}
+        self._invalidated |= live
+        return len(live)
 
     async def purge_principal(self, principal: str) -> int:
         self._check()

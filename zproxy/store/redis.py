@@ -8,6 +8,9 @@ Keys (all under ``zc:``, none under the write queue's namespace)::
     zc:g:{tag}                  ZSET of every principal's entry keys with a tag (same scores):
                                 a purge across identities (writes, callouts, admin) reads it
                                 instead of scanning the keyspace
+    zc:i:{entry key}            "soft-purged" marker, PX = the entry's remaining TTL: a write
+                                or callout changed what the entry shows; read back with the
+                                entry (one MGET) and removed when the entry is stored again
 
 An index drops members whose entries have expired each time it is written to, and itself
 expires with its last member, so indexes neither outlive their entries nor grow without
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Final
 
 import redis.asyncio as aioredis
@@ -36,6 +40,7 @@ from zproxy.store.codec import Codec, CorruptEntry
 TAG_PREFIX: Final = KEY_PREFIX + "t:"
 GLOBAL_TAG_PREFIX: Final = KEY_PREFIX + "g:"
 PRINCIPAL_PREFIX: Final = KEY_PREFIX + "p:"
+INVALIDATED_PREFIX: Final = KEY_PREFIX + "i:"
 _BATCH: Final = 500
 
 # KEYS[1] = entry, KEYS[2..] = indexes; ARGV[1] = payload, ARGV[2] = ttl ms. With ARGV[3] (a
@@ -48,6 +53,7 @@ local expires = now + ttl
 local last_index = #KEYS
 if ARGV[3] then last_index = #KEYS - 1 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+redis.call('DEL', 'zc:i:' .. KEYS[1])
 for i = 2, last_index do
   redis.call('ZADD', KEYS[i], expires, KEYS[1])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
@@ -58,6 +64,22 @@ if ARGV[3] and redis.call('GET', KEYS[#KEYS]) == ARGV[3] then
   redis.call('DEL', KEYS[#KEYS])
 end
 return 1
+"""
+
+# KEYS = indexes; marks every live member entry invalidated until its own expiry.
+_INVALIDATE_LUA = """
+local marked = 0
+for i = 1, #KEYS do
+  local members = redis.call('ZRANGE', KEYS[i], 0, -1)
+  for j = 1, #members do
+    local ttl = redis.call('PTTL', members[j])
+    if ttl > 0 then
+      redis.call('SET', 'zc:i:' .. members[j], '1', 'PX', ttl)
+      marked = marked + 1
+    end
+  end
+end
+return marked
 """
 
 # KEYS = indexes; deletes every member entry and the indexes; returns entries deleted.
@@ -82,16 +104,18 @@ class RedisCacheStore:
         self._codec = codec or Codec()
         self._set = redis.register_script(_SET_LUA)
         self._purge = redis.register_script(_PURGE_LUA)
+        self._invalidate = redis.register_script(_INVALIDATE_LUA)
 
     async def get(self, key: str) -> CacheEntry | None:
         with mapped("cache get"):
-            data = await self._redis.get(key)
+            data, invalidated = await self._redis.mget(key, INVALIDATED_PREFIX + key)
         if not isinstance(data, bytes):
             return None
         try:
-            return self._codec.decode(data, key)
+            entry = self._codec.decode(data, key)
         except CorruptEntry:
             return None  # unreadable (e.g. another version's layout): a miss, overwritten later
+        return replace(entry, invalidated=True) if invalidated is not None else entry
 
     async def set(self, key: str, entry: CacheEntry, ttl_seconds: float) -> None:
         principal = principal_of_key(key)
@@ -118,6 +142,13 @@ class RedisCacheStore:
             indexes = [GLOBAL_TAG_PREFIX + tag for tag in dict.fromkeys(tags)]
         return await self._purge_indexes(indexes)
 
+    async def invalidate_tags(self, tags: Sequence[str]) -> int:
+        indexes = [GLOBAL_TAG_PREFIX + tag for tag in dict.fromkeys(tags)]
+        if not indexes:
+            return 0
+        with mapped("cache invalidate"):
+            return int(await self._invalidate(keys=indexes))
+
     async def purge_principal(self, principal: str) -> int:
         return await self._purge_indexes([PRINCIPAL_PREFIX + principal])
 
@@ -126,7 +157,7 @@ class RedisCacheStore:
         batch: list[bytes] = []
         with mapped("cache purge_all"):
             async for key in self._redis.scan_iter(match=KEY_PREFIX + "*", count=1000):
-                if key.startswith((b"zc:e:", b"zc:t:", b"zc:p:", b"zc:g:")):
+                if key.startswith((b"zc:e:", b"zc:t:", b"zc:p:", b"zc:g:", b"zc:i:")):
                     batch.append(key)
                 if len(batch) >= _BATCH:
                     deleted += await self._delete(batch)
