@@ -29,14 +29,22 @@ def _services(request: web.Request) -> Services:
     return request.app[SERVICES]
 
 
+class _BadBody(Exception):
+    pass
+
+
 async def _json_body(request: web.Request) -> dict[str, Any]:
     try:
         doc = orjson.loads(await request.read())
     except orjson.JSONDecodeError:
-        raise web.HTTPBadRequest(text="body must be JSON") from None
+        raise _BadBody from None
     if not isinstance(doc, dict):
-        raise web.HTTPBadRequest(text="body must be a JSON object")
+        raise _BadBody
     return doc
+
+
+def _bad_body(request: web.Request) -> web.Response:
+    return _error(request, 400, "ZPROXY_BAD_JSON", "The body must be a JSON object")
 
 
 def _error(request: web.Request, status: int, code: str, message: str) -> web.Response:
@@ -104,11 +112,14 @@ async def drop_write(request: web.Request) -> web.Response:
     except StoreUnavailable:
         return _no_queue(request)
     if not done:
+        try:
+            exists = await s.writes.queue.get(request.match_info["id"]) is not None
+        except StoreUnavailable:
+            return _no_queue(request)
+        if not exists:
+            return _error(request, 404, "ZPROXY_WRITE_NOT_FOUND", "No such write")
         return _error(
-            request,
-            409,
-            "ZPROXY_NOT_DROPPABLE",
-            "No such write, or it is being replayed or already applied",
+            request, 409, "ZPROXY_NOT_DROPPABLE", "The write is being replayed or already applied"
         )
     return json_response({"writeId": request.match_info["id"], "dropped": True})
 
@@ -116,7 +127,10 @@ async def drop_write(request: web.Request) -> web.Response:
 @routes.post("/admin/cache/purge")
 async def purge_cache(request: web.Request) -> web.Response:
     s = _services(request)
-    doc = await _json_body(request)
+    try:
+        doc = await _json_body(request)
+    except _BadBody:
+        return _bad_body(request)
     tags = doc.get("tags")
     try:
         if doc.get("all") is True:
@@ -140,7 +154,10 @@ async def get_breaker(request: web.Request) -> web.Response:
 @routes.post("/admin/breaker")
 async def set_breaker(request: web.Request) -> web.Response:
     s = _services(request)
-    doc = await _json_body(request)
+    try:
+        doc = await _json_body(request)
+    except _BadBody:
+        return _bad_body(request)
     mode, group = doc.get("mode"), doc.get("group")
     if mode not in MODES:
         return _error(

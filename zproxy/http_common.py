@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import itertools
 import os
 import re
 from collections.abc import Mapping
@@ -16,9 +17,15 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 _SAFE_TRACK = re.compile(r"^[\x21-\x7e]{1,64}$")
 
 
+_ID_PREFIX = os.urandom(8).hex()  # per process: ids stay unique across workers and hosts
+_ID_COUNTER = itertools.count()
+
+
 def request_id_of(request: web.BaseRequest) -> str:
+    """The client's ``X-Request-Id`` when it is a sane token, else a new one (no system call
+    per request: a random per-process prefix and a counter)."""
     given = request.headers.get("X-Request-Id", "")
-    return given if _SAFE_ID.match(given) else os.urandom(16).hex()
+    return given if _SAFE_ID.match(given) else f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
 
 
 def track_id_of(request: web.BaseRequest) -> str | None:

@@ -217,7 +217,7 @@ async def _enqueue(
             queued=False,
         )
     except (NotDurable, StoreUnavailable, TimeoutError):
-        s.metrics.on_write(ex.route_name, "not_queued")
+        s.metrics.on_write_refused(ex.route_name)
         return _not_queued(ex, write.idempotency_key, "durable storage is unavailable")
     status_url = f"/_zproxy/writes/{result.write_id}"
     ex.extra_headers["Preference-Applied"] = "respond-async"

@@ -86,9 +86,11 @@ async def test_rejected_and_expired_writes_are_dead_lettered_and_manageable(
         assert dropped.status == 200
         assert dropped.body["dropped"] is True
         assert (await admin(http, proc, "GET", f"/admin/writes/{rejected}")).status == 404
-        assert (await admin(http, proc, "DELETE", f"/admin/writes/{rejected}")).status == 409
+        assert (await admin(http, proc, "DELETE", f"/admin/writes/{rejected}")).status == 404
         listing = await admin(http, proc, "GET", "/admin/writes?state=dead")
         assert listing.body["writes"] == []
+        bad = await admin(http, proc, "POST", "/admin/cache/purge", "not json")
+        assert (bad.status, bad.body["reasons"][0]["code"]) == (400, "ZPROXY_BAD_JSON")
         for query in ("state=dead&limit=x", "state=dead&limit=0", "state=bogus"):
             assert (await admin(http, proc, "GET", "/admin/writes?" + query)).status == 400
         no_token = await call(http, "GET", proc.admin_url + "/admin/writes?state=dead")

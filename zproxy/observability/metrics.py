@@ -82,6 +82,12 @@ class Metrics:
         self.writes = Counter(
             "zproxy_writes", "Queued write outcomes", ["route", "result"], registry=r
         )
+        self.writes_refused = Counter(
+            "zproxy_writes_refused",
+            "Queueable writes answered 503 because Redis could not confirm durability",
+            ["route"],
+            registry=r,
+        )
         self.write_durable = Gauge(
             "zproxy_write_durable",
             "1 when Redis confirms durability and queueing is allowed",
@@ -160,7 +166,11 @@ class Metrics:
         self.limiter.labels(pool, f"rejected_{reason}").inc()
 
     def on_write(self, route: str, result: str) -> None:
+        """``result``: queued | applied | retried | dead (CONTRACT §4)."""
         self.writes.labels(route, result).inc()
+
+    def on_write_refused(self, route: str) -> None:
+        self.writes_refused.labels(route).inc()
 
     def on_queue_stats(self, depth: int, oldest_age: float, dead: int) -> None:
         self.queue_depth.set(depth)
