@@ -264,13 +264,12 @@ async def stream_through(proxy: ProxyHandler, ex: Exchange) -> web.StreamRespons
         if route
         else ("reads" if method in ("GET", "HEAD", "OPTIONS") else "writes")
     )
+    headers = ex.forward_headers()
+    if body is not None and request.content_length is not None:
+        # Keep the client's framing: a declared length is forwarded, not re-chunked.
+        headers.append(("Content-Length", str(request.content_length)))
     call = UpstreamCall(
-        ex.route_name,
-        group,
-        route.pool if route else "default",
-        method,
-        ex.path_qs,
-        ex.forward_headers(),
+        ex.route_name, group, route.pool if route else "default", method, ex.path_qs, headers
     )
     try:
         async with services.gateway.stream(call, body) as upstream:

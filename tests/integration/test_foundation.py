@@ -48,6 +48,9 @@ async def test_forwards_method_path_query_headers_and_status(
     assert headers["x-request-id"] == resp.headers["X-Request-Id"]
     async with http.post(zproxy_echo.url + "/status/418", data=b"{}") as resp:
         assert resp.status == 418
+    posted = _headers(state.seen[-1])
+    assert posted["content-length"] == "2"  # the client's framing, not re-chunked
+    assert "transfer-encoding" not in posted
     assert len(state.seen) == 2
 
 

@@ -72,7 +72,8 @@ class UpstreamClient:
             connector=connector,
             timeout=timeout,
             auto_decompress=False,
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+            # Only what the client sent: no User-Agent, Accept or encodings of aiohttp's own.
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
             cookie_jar=aiohttp.DummyCookieJar(),
         )
         # aiohttp silently resends GET/PUT/DELETE once when a connection drops (RFC 9112 9.3.1
