@@ -15,10 +15,8 @@ from typing import Any, TypeVar
 from yarl import URL
 
 from zproxy.config import (
-    HTTP_METHODS,
     BreakerSettings,
     CacheSettings,
-    HostPort,
     LogSettings,
     QueueSettings,
     RedisSettings,
@@ -28,115 +26,14 @@ from zproxy.config import (
     UpstreamSettings,
 )
 from zproxy.errors import ConfigError
-from zproxy.policy.routes import ReadPolicy, Route, RouteTable, WritePolicy, template_fields
+from zproxy.settings_reader import Reader
+from zproxy.settings_routes import parse_routes
 
 T = TypeVar("T")
 
 
-class _Reader:
-    def __init__(self, origin: str, origins: Mapping[str, str]) -> None:
-        self.origin = origin
-        self.origins = origins
-        self.problems: list[str] = []
-
-    def where(self, path: str) -> str:
-        return self.origins.get(path) or f"{self.origin}: {path}"
-
-    def fail(self, path: str, message: str) -> None:
-        self.problems.append(f"{self.where(path)}: {message}")
-
-    def section(
-        self, raw: Mapping[str, Any], name: str, known: type | None = None
-    ) -> Mapping[str, Any]:
-        """``raw[name]`` as a mapping; with ``known`` (a settings dataclass), a key that is not
-        one of its fields is reported, so a typo never passes silently."""
-        value = raw.get(name, {})
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.fail(name, "must be a mapping")
-            return {}
-        if known is not None:
-            self.only_known(value, name, {f.name for f in fields(known)})
-        return value
-
-    def only_known(self, raw: Mapping[str, Any], path: str, allowed: set[str]) -> None:
-        for key in raw:
-            if key not in allowed:
-                self.fail(f"{path}.{key}", "unknown setting")
-
-    def number(
-        self,
-        raw: Mapping[str, Any],
-        path: str,
-        key: str,
-        default: float,
-        *,
-        minimum: float = 0.0,
-        integer: bool = False,
-        above: bool = False,
-    ) -> Any:
-        if key not in raw or raw[key] is None:
-            return default
-        value = raw[key]
-        full = f"{path}.{key}" if path else key
-        try:
-            if isinstance(value, bool):
-                raise ValueError
-            number = int(value) if integer else float(value)
-            if integer and isinstance(value, float) and not value.is_integer():
-                raise ValueError
-        except (TypeError, ValueError):
-            self.fail(full, f"must be a {'whole ' if integer else ''}number (got {value!r})")
-            return default
-        if number < minimum or (above and number <= minimum):
-            self.fail(full, f"must be {'>' if above else '>='} {minimum} (got {value!r})")
-            return default
-        return number
-
-    def string(
-        self,
-        raw: Mapping[str, Any],
-        path: str,
-        key: str,
-        default: str | None,
-        choices: tuple[str, ...] | None = None,
-    ) -> Any:
-        if key not in raw or raw[key] is None:
-            return default
-        value = raw[key]
-        full = f"{path}.{key}" if path else key
-        if not isinstance(value, str):
-            self.fail(full, f"must be a string (got {value!r})")
-            return default
-        if choices and value not in choices:
-            self.fail(full, f"must be one of {', '.join(choices)} (got {value!r})")
-            return default
-        return value
-
-    def boolean(self, raw: Mapping[str, Any], path: str, key: str, default: bool) -> bool:
-        value = raw.get(key, default)
-        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-            return value.lower() in ("true", "1", "yes")
-        if not isinstance(value, bool):
-            self.fail(f"{path}.{key}", f"must be true or false (got {value!r})")
-            return default
-        return value
-
-    def host_port(self, raw: Mapping[str, Any], path: str, key: str, default: HostPort) -> HostPort:
-        value = raw.get(key)
-        if value is None:
-            return default
-        text = str(value)
-        host, sep, port = text.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-            self.fail(f"{path}.{key}", f"must be HOST:PORT (got {text!r})")
-            return default
-        return HostPort(host.strip("[]"), int(port))
-
-
 def parse_settings(raw: Mapping[str, Any], origin: str, origins: Mapping[str, str]) -> Settings:
-    r = _Reader(origin, origins)
+    r = Reader(origin, origins)
     known = {f.name for f in fields(Settings)} | {"log", "redis"}
     for key in raw:
         if key not in known:
@@ -159,7 +56,7 @@ def parse_settings(raw: Mapping[str, Any], origin: str, origins: Mapping[str, st
         ),
         data_dir=Path(r.string(raw, "", "data_dir", "./var")),
         admin_token=r.string(raw, "", "admin_token", None) or None,
-        routes=_routes(r, raw.get("routes") or []),
+        routes=parse_routes(r, raw.get("routes") or []),
     )
     for route in settings.routes.routes:
         if route.breaker and route.breaker not in settings.breakers:
@@ -172,7 +69,7 @@ def parse_settings(raw: Mapping[str, Any], origin: str, origins: Mapping[str, st
     return settings
 
 
-def _upstream(r: _Reader, raw: Mapping[str, Any]) -> UpstreamSettings:
+def _upstream(r: Reader, raw: Mapping[str, Any]) -> UpstreamSettings:
     d = UpstreamSettings()
     url_text = r.string(raw, "upstream", "url", str(d.url))
     url = URL(url_text)
@@ -215,7 +112,7 @@ def _upstream(r: _Reader, raw: Mapping[str, Any]) -> UpstreamSettings:
     )
 
 
-def _existing_file(r: _Reader, raw: Mapping[str, Any], path: str, key: str) -> str | None:
+def _existing_file(r: Reader, raw: Mapping[str, Any], path: str, key: str) -> str | None:
     value: str | None = r.string(raw, path, key, None)
     if value and not Path(value).is_file():
         r.fail(f"{path}.{key}", f"no such file {value!r}")
@@ -223,7 +120,7 @@ def _existing_file(r: _Reader, raw: Mapping[str, Any], path: str, key: str) -> s
     return value
 
 
-def _server(r: _Reader, raw: Mapping[str, Any]) -> ServerSettings:
+def _server(r: Reader, raw: Mapping[str, Any]) -> ServerSettings:
     d = ServerSettings()
     s = ServerSettings(
         listen=r.host_port(raw, "server", "listen", d.listen),
@@ -258,7 +155,7 @@ def _server(r: _Reader, raw: Mapping[str, Any]) -> ServerSettings:
     return s
 
 
-def _redis(r: _Reader, raw: Mapping[str, Any]) -> RedisSettings:
+def _redis(r: Reader, raw: Mapping[str, Any]) -> RedisSettings:
     url = r.string(raw, "redis", "url", "embedded")
     if url != "embedded" and not url.startswith(("redis://", "rediss://", "unix://")):
         r.fail(
@@ -269,7 +166,7 @@ def _redis(r: _Reader, raw: Mapping[str, Any]) -> RedisSettings:
     )
 
 
-def _cache(r: _Reader, raw: Mapping[str, Any]) -> CacheSettings:
+def _cache(r: Reader, raw: Mapping[str, Any]) -> CacheSettings:
     d = CacheSettings()
     secret = r.string(raw, "cache", "secret", None)
     if secret is not None and len(secret.encode()) < 16:
@@ -284,7 +181,7 @@ def _cache(r: _Reader, raw: Mapping[str, Any]) -> CacheSettings:
     )
 
 
-def _breakers(r: _Reader, raw: Mapping[str, Any]) -> dict[str, BreakerSettings]:
+def _breakers(r: Reader, raw: Mapping[str, Any]) -> dict[str, BreakerSettings]:
     d = BreakerSettings()
     out: dict[str, BreakerSettings] = {}
     defaults = raw.get("defaults") or {}
@@ -308,7 +205,7 @@ def _breakers(r: _Reader, raw: Mapping[str, Any]) -> dict[str, BreakerSettings]:
     return out
 
 
-def _retry(r: _Reader, raw: Mapping[str, Any]) -> RetrySettings:
+def _retry(r: Reader, raw: Mapping[str, Any]) -> RetrySettings:
     d = RetrySettings()
     return RetrySettings(
         max_attempts=r.number(
@@ -325,7 +222,7 @@ def _retry(r: _Reader, raw: Mapping[str, Any]) -> RetrySettings:
     )
 
 
-def _queue(r: _Reader, raw: Mapping[str, Any]) -> QueueSettings:
+def _queue(r: Reader, raw: Mapping[str, Any]) -> QueueSettings:
     d = QueueSettings()
     return QueueSettings(
         encryption_key=r.string(raw, "queue", "encryption_key", None),
@@ -337,109 +234,4 @@ def _queue(r: _Reader, raw: Mapping[str, Any]) -> QueueSettings:
             raw, "queue", "replay_concurrency", d.replay_concurrency, minimum=1, integer=True
         ),
         lease_seconds=r.number(raw, "queue", "lease_seconds", d.lease_seconds, above=True),
-    )
-
-
-def _routes(r: _Reader, raw: Any) -> RouteTable:
-    if not isinstance(raw, list):
-        r.fail("routes", "must be a list of routes")
-        return RouteTable(())
-    routes: list[Route] = []
-    seen: set[str] = set()
-    for i, item in enumerate(raw):
-        route = _route(r, f"routes[{i}]", item, seen)
-        if route is not None:
-            routes.append(route)
-    return RouteTable(routes)
-
-
-def _route(r: _Reader, p: str, item: Any, seen: set[str]) -> Route | None:
-    if not isinstance(item, dict):
-        r.fail(p, "must be a mapping")
-        return None
-    ok = len(r.problems)
-    unknown = set(item) - {"name", "methods", "path", "read", "write", "breaker", "pool"}
-    for key in sorted(unknown):
-        r.fail(f"{p}.{key}", "unknown route setting")
-    name = r.string(item, p, "name", None)
-    if not name:
-        r.fail(f"{p}.name", "required")
-    elif name in seen:
-        r.fail(f"{p}.name", f"duplicate route name {name!r}")
-    seen.add(name or "")
-    methods = item.get("methods")
-    if (
-        not isinstance(methods, list)
-        or not methods
-        or not all(isinstance(m, str) and m.upper() in HTTP_METHODS for m in methods)
-    ):
-        r.fail(f"{p}.methods", f"must be a list of HTTP methods (got {methods!r})")
-        methods = []
-    path = r.string(item, p, "path", None)
-    if not path or not path.startswith("/"):
-        r.fail(f"{p}.path", f"must start with '/' (got {path!r})")
-    params = set(template_fields(path or ""))
-    params = {x.rstrip("*") for x in params}
-    read = _read_policy(r, f"{p}.read", item.get("read")) if "read" in item else None
-    write = _write_policy(r, f"{p}.write", item.get("write"), params) if "write" in item else None
-    if read is not None and write is not None:
-        r.fail(p, "a route is either read or write, not both")
-    if read is not None:
-        for tag in read.tags:
-            for f in template_fields(tag):
-                if f not in params:
-                    r.fail(f"{p}.read.tags", f"{{{f}}} is not a path parameter of {path}")
-    if len(r.problems) > ok:
-        return None
-    return Route(
-        name=name,
-        methods=frozenset(m.upper() for m in methods),
-        path=path,
-        read=read,
-        write=write,
-        breaker=r.string(item, p, "breaker", None),
-        pool=r.string(item, p, "pool", "default"),
-    )
-
-
-def _read_policy(r: _Reader, p: str, raw: Any) -> ReadPolicy | None:
-    if not isinstance(raw, dict):
-        r.fail(p, "must be a mapping")
-        return None
-    tags = raw.get("tags") or []
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        r.fail(f"{p}.tags", "must be a list of strings")
-        tags = []
-    return ReadPolicy(
-        fresh=r.number(raw, p, "fresh", 60.0),
-        stale_while_revalidate=r.number(raw, p, "stale_while_revalidate", 0.0),
-        stale_if_error=r.number(raw, p, "stale_if_error", 0.0),
-        tags=tuple(tags),
-        body_keyed=r.boolean(raw, p, "body_keyed", False),
-        retry=r.boolean(raw, p, "retry", True),
-    )
-
-
-def _write_policy(r: _Reader, p: str, raw: Any, params: set[str]) -> WritePolicy | None:
-    if not isinstance(raw, dict):
-        r.fail(p, "must be a mapping")
-        return None
-    inval = raw.get("invalidates") or []
-    if not isinstance(inval, list) or not all(isinstance(t, str) for t in inval):
-        r.fail(f"{p}.invalidates", "must be a list of strings")
-        inval = []
-    order_key = r.string(raw, p, "order_key", None)
-    for template in [*inval, *([order_key] if order_key else [])]:
-        for f in template_fields(template):
-            if not f.startswith(("body.", "response.")) and f not in params:
-                r.fail(
-                    p, f"{{{f}}} in {template!r} is neither a path parameter, body.* nor response.*"
-                )
-    if order_key and "{response." in order_key:
-        r.fail(f"{p}.order_key", "cannot use response fields (a queued write has no response)")
-    return WritePolicy(
-        on_outage=r.string(raw, p, "on_outage", "reject", ("queue", "reject")),
-        queue_requires_prefer=r.boolean(raw, p, "queue_requires_prefer", False),
-        order_key=order_key,
-        invalidates=tuple(inval),
     )
