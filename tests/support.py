@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from zproxy.scenarios.settings import merge
 from zproxy.testing.fake_zuora import RunningFakeZuora, running_fake_zuora
 from zproxy.testing.proxy_process import ZproxyProcess
 
@@ -22,16 +23,6 @@ FAST = {
     "upstream": {"connect_timeout": 1, "read_timeout": 2, "total_timeout": 3},
     "retry": {"deadline": 0.5, "max_attempts": 2, "base_delay": 0.05, "max_delay": 0.1},
 }
-
-
-def merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def write_config(
