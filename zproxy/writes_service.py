@@ -119,6 +119,7 @@ class WriteService:
             can_send=self.can_send,
         )
         self._task: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self._refresher: asyncio.Task[None] | None = None
         self.pending = PendingKeys()
 
@@ -226,9 +227,24 @@ class WriteService:
     # -- the replayer's side ---------------------------------------------------------------
 
     def on_transition(self, group: str, old: str, new: str) -> None:
-        """A breaker let go (here or in another process): replay now, not at the next poll."""
-        if new != "open":
+        """A breaker let go (here or in another process): replay now, not at the next poll.
+        Once it has closed, Zuora is back: lines whose backoff grew while probes failed during
+        the outage are released too, so the queue drains at once, not minutes later."""
+        if new == "closed" and group == "writes":
+            task = asyncio.create_task(self._expedite())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        elif new != "open":
             self.replayer.wake()
+
+    async def _expedite(self) -> None:
+        try:
+            released = await self.queue.expedite(self.s.clock.time())
+        except StoreUnavailable:
+            released = 0
+        if released:
+            log.info("write_backoff_released", lines=released)
+        self.replayer.wake()
 
     def can_send(self) -> bool:
         return not self.s.gateway.is_open("writes")

@@ -166,6 +166,20 @@ async def test_release_puts_the_head_back_without_an_outcome(queue: WriteQueue) 
     assert again.write_id == write.id
 
 
+async def test_expedite_releases_backoff_but_not_leases(queue: WriteQueue) -> None:
+    held, leased = make_write(1), make_write(2, order_key="A00000002")
+    await queue.enqueue(held)
+    await queue.enqueue(leased)
+    claims = await queue.claim("c1", T0, LEASE, 10)
+    first = next(c for c in claims if c.write_id == held.id)
+    assert await queue.mark_retry(first, T0 + 300, 503, "upstream_503")
+    assert await queue.claim("c2", T0 + 1, LEASE, 10) == []  # one in backoff, one leased
+    assert await queue.expedite(T0 + 1) == 1
+    (again,) = await queue.claim("c2", T0 + 1, LEASE, 10)
+    assert again.write_id == held.id
+    assert await queue.expedite(T0 + 1) == 0  # nothing left in backoff
+
+
 async def test_operator_retry_requeues_a_dead_write_at_the_end(queue: WriteQueue) -> None:
     a1, a2 = make_write(1), make_write(2)
     await queue.enqueue(a1)

@@ -59,7 +59,17 @@ DEAD_RETENTION = 14 * 86_400
 APPLIED_INDEX_KEEP = 10_000
 
 
-_SCRIPTS = ("ENQUEUE", "CLAIM", "RENEW", "REQUEUE", "FINISH", "OPERATOR_RETRY", "DROP", "UNSTICK")
+_SCRIPTS = (
+    "ENQUEUE",
+    "CLAIM",
+    "RENEW",
+    "REQUEUE",
+    "FINISH",
+    "OPERATOR_RETRY",
+    "DROP",
+    "UNSTICK",
+    "EXPEDITE",
+)
 
 
 class RedisWriteQueue:
@@ -382,3 +392,7 @@ class RedisWriteQueue:
     async def drop(self, write_id: str) -> bool:
         async with _mapped():
             return int(await self._scripts["DROP"](args=[self._p, write_id])) == 1
+
+    async def expedite(self, now: float) -> int:
+        async with _mapped():
+            return int(await self._scripts["EXPEDITE"](args=[self._p, repr(now)]))

@@ -166,6 +166,20 @@ redis.call('ZREM', P .. 'dead', ARGV[2])
 return 1
 """
 
+# ARGV: prefix, now. Lines in backoff (ready score in the future, no lease) become ready.
+EXPEDITE = """
+local P = ARGV[1]
+local ready = P .. 'ready'
+local n = 0
+for _, okh in ipairs(redis.call('ZRANGEBYSCORE', ready, '(' .. ARGV[2], '+inf')) do
+  if redis.call('EXISTS', P .. 'lease:' .. okh) == 0 then
+    redis.call('ZADD', ready, 0, okh)
+    n = n + 1
+  end
+end
+return n
+"""
+
 # ARGV: prefix, id
 DROP = """
 local P = ARGV[1]

@@ -92,6 +92,11 @@ class WriteQueue(Protocol):
 
     async def reclaim(self, now: float) -> ReclaimReport: ...
 
+    async def expedite(self, now: float) -> int:
+        """Zuora is back: lines held in backoff may be claimed now (the backoff grew while
+        probes failed during the outage). Leased lines are left alone. Returns how many."""
+        ...
+
 
 @dataclass(slots=True)
 class _Lease:
@@ -276,6 +281,12 @@ class MemoryWriteQueue:
 
     async def dead_count(self) -> int:
         return sum(1 for r in self._records.values() if r.state == "dead")
+
+    async def expedite(self, now: float) -> int:
+        held = [k for k, t in self._hold.items() if t > now and k not in self._leases]
+        for key in held:
+            self._hold[key] = 0.0
+        return len(held)
 
     async def reclaim(self, now: float) -> ReclaimReport:
         """Writes left "replaying" by a consumer whose lease lapsed go back to "queued"."""
