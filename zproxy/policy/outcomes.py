@@ -19,7 +19,6 @@ never OUTAGE_FAILURE.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 
 from zproxy.errors import UpstreamBodyTooLarge, UpstreamError
@@ -48,10 +47,9 @@ def classify_outcome(status: int | None, error: BaseException | None) -> Outcome
 
 
 def _classify_error(error: BaseException) -> Outcome:
-    if isinstance(error, asyncio.CancelledError):
-        # The client went away or we are shutting down: no news about Zuora.
-        return Outcome.NOT_COUNTED
-    if isinstance(error, UpstreamBodyTooLarge):
+    # Not an Exception (cancellation: the client went away or we are shutting down), or one
+    # of our own making: no news about Zuora.
+    if not isinstance(error, Exception) or isinstance(error, UpstreamBodyTooLarge):
         return Outcome.NOT_COUNTED
     if isinstance(error, UpstreamError | TimeoutError | ConnectionError):
         return Outcome.OUTAGE_FAILURE
