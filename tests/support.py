@@ -3,7 +3,8 @@ zproxy processes in front of it, configured from the shipped config plus overrid
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -80,3 +81,15 @@ async def zproxy_stack(
         finally:
             for proc in procs:
                 proc.kill()
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], *, timeout: float = 30.0, every: float = 0.1
+) -> None:
+    """Poll ``check`` until it is true; fail after a generous bound (no timing assertion)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(every)

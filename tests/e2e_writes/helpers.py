@@ -3,15 +3,15 @@ Zuora in the test's event loop, and its ledger as the witness of what was applie
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
+from tests.support import eventually as eventually
 from zproxy.testing.fake_zuora import RunningFakeZuora
 from zproxy.testing.fake_zuora.faults import parse_rule
 from zproxy.testing.fake_zuora.samples import order_body
@@ -100,18 +100,6 @@ async def metric(session: aiohttp.ClientSession, proc: ZproxyProcess, name: str)
         if line.startswith(name + " ") or line.startswith(name + "{"):
             return float(line.rsplit(" ", 1)[1])
     raise AssertionError(f"metric {name} not found")
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], *, timeout: float = 30.0, every: float = 0.1
-) -> None:
-    """Poll ``check`` until it is true; fail after a generous bound (no timing assertion)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(every)
 
 
 async def drained(session: aiohttp.ClientSession, proc: ZproxyProcess) -> bool:

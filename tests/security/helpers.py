@@ -4,7 +4,7 @@ client library would send), JSON replies, and a bounded poll."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,15 +80,3 @@ async def admin(
     session: aiohttp.ClientSession, proc: ZproxyProcess, method: str, path: str, **kw: Any
 ) -> Reply:
     return await call(session, method, proc.admin_url + path, headers=ADMIN, **kw)
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], *, timeout: float = 20.0, every: float = 0.05
-) -> None:
-    """Poll ``check`` until it holds; fail after a generous bound (no timing assertion)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(every)

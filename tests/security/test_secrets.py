@@ -12,8 +12,8 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.security.helpers import Reply, admin, call, eventually, raw_exchange
-from tests.support import zproxy_stack
+from tests.security.helpers import Reply, admin, call, raw_exchange
+from tests.support import eventually, zproxy_stack
 
 CLIENT_ID = "0b3f8f0e-5c1d-4c6e-9a55-3f1d2c4b5a61"
 CLIENT_SECRET = "cs-SECRET-4242"  # a marker to search for
@@ -157,7 +157,7 @@ async def test_secrets_and_card_data_never_reach_logs_metrics_error_bodies_or_vi
             listing = await admin(http, proc, "GET", "/admin/writes?state=dead")
             return len(listing.json()["writes"]) == len(ids)
 
-        await eventually(all_dead)
+        await eventually(all_dead, timeout=20.0, every=0.05)
         dead = await admin(http, proc, "GET", "/admin/writes?state=dead")
         assert {w["deadReason"] for w in dead.json()["writes"]} == {"upstream_400"}
         seen.append(dead)
