@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
+from zproxy.errors import StoreUnavailable
 from zproxy.http_common import error_response, request_id_of, same_secret
 from zproxy.services import Services
 
@@ -45,6 +46,21 @@ async def token_guard(request: web.Request, handler: Handler) -> web.StreamRespo
     return await handler(request)
 
 
+@web.middleware
+async def store_unavailable(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Redis down: every operator endpoint answers one truthful, Zuora-shaped 503."""
+    try:
+        return await handler(request)
+    except StoreUnavailable:
+        return error_response(
+            503,
+            "ZPROXY_STORE_UNAVAILABLE",
+            "Redis is unavailable",
+            request_id_of(request),
+            headers={"Retry-After": "5"},
+        )
+
+
 async def metrics(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     for refresh in services.metrics_refreshers:
@@ -70,7 +86,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 def build_admin_app(services: Services, routes: web.RouteTableDef) -> web.Application:
-    app = web.Application(middlewares=[token_guard], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[token_guard, store_unavailable], client_max_size=1024 * 1024)
     app[SERVICES] = services
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)

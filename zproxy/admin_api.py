@@ -9,7 +9,6 @@ import orjson
 from aiohttp import web
 
 from zproxy.admin import SERVICES, json_response
-from zproxy.errors import StoreUnavailable
 from zproxy.http_common import error_response, request_id_of
 from zproxy.queue.model import WriteState
 from zproxy.queue.redact import redacted_view
@@ -66,10 +65,7 @@ async def list_writes(request: web.Request) -> web.Response:
     raw_limit = request.query.get("limit", "100")
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIST:
         return _error(request, 400, "ZPROXY_BAD_LIMIT", f"limit must be 1 to {MAX_LIST}")
-    try:
-        records = await s.writes.queue.list(state, limit=int(raw_limit))
-    except StoreUnavailable:
-        return _no_queue(request)
+    records = await s.writes.queue.list(state, limit=int(raw_limit))
     return json_response({"state": state, "writes": [redacted_view(r) for r in records]})
 
 
@@ -78,10 +74,7 @@ async def show_write(request: web.Request) -> web.Response:
     s = _services(request)
     if s.writes is None:
         return _no_queue(request)
-    try:
-        record = await s.writes.queue.get(request.match_info["id"])
-    except StoreUnavailable:
-        return _no_queue(request)
+    record = await s.writes.queue.get(request.match_info["id"])
     if record is None:
         return _error(request, 404, "ZPROXY_WRITE_NOT_FOUND", "No such write")
     return json_response(redacted_view(record))
@@ -92,10 +85,7 @@ async def retry_write(request: web.Request) -> web.Response:
     s = _services(request)
     if s.writes is None:
         return _no_queue(request)
-    try:
-        done = await s.writes.queue.retry(request.match_info["id"], s.clock.time())
-    except StoreUnavailable:
-        return _no_queue(request)
+    done = await s.writes.queue.retry(request.match_info["id"], s.clock.time())
     if not done:
         return _error(request, 409, "ZPROXY_NOT_RETRYABLE", "Only dead writes can be retried")
     s.writes.replayer.wake()
@@ -107,15 +97,9 @@ async def drop_write(request: web.Request) -> web.Response:
     s = _services(request)
     if s.writes is None:
         return _no_queue(request)
-    try:
-        done = await s.writes.queue.drop(request.match_info["id"])
-    except StoreUnavailable:
-        return _no_queue(request)
+    done = await s.writes.queue.drop(request.match_info["id"])
     if not done:
-        try:
-            exists = await s.writes.queue.get(request.match_info["id"]) is not None
-        except StoreUnavailable:
-            return _no_queue(request)
+        exists = await s.writes.queue.get(request.match_info["id"]) is not None
         if not exists:
             return _error(request, 404, "ZPROXY_WRITE_NOT_FOUND", "No such write")
         return _error(
@@ -132,17 +116,14 @@ async def purge_cache(request: web.Request) -> web.Response:
     except _BadBody:
         return _bad_body(request)
     tags = doc.get("tags")
-    try:
-        if doc.get("all") is True:
-            purged = await s.cache.purge_all()
-        elif isinstance(tags, list) and tags and all(isinstance(t, str) and t for t in tags):
-            purged = await s.cache.purge_tags(tags)
-        else:
-            return _error(
-                request, 400, "ZPROXY_BAD_PURGE", 'body must be {"tags": ["..."]} or {"all": true}'
-            )
-    except StoreUnavailable:
-        return _error(request, 503, "ZPROXY_STORE_UNAVAILABLE", "The cache is unavailable")
+    if doc.get("all") is True:
+        purged = await s.cache.purge_all()
+    elif isinstance(tags, list) and tags and all(isinstance(t, str) and t for t in tags):
+        purged = await s.cache.purge_tags(tags)
+    else:
+        return _error(
+            request, 400, "ZPROXY_BAD_PURGE", 'body must be {"tags": ["..."]} or {"all": true}'
+        )
     return json_response({"purged": purged})
 
 

@@ -181,10 +181,23 @@ async def test_readyz_is_503_when_redis_is_gone(own_redis: object, tmp_path: Pat
     await proc.astart()
     try:
         own_redis.kill()
-        async with aiohttp.ClientSession() as http, http.get(proc.admin_url + "/readyz") as resp:
-            assert resp.status == 503
-            body = await resp.json()
-            assert any("redis" in r for r in body["reasons"])
+        async with aiohttp.ClientSession() as http:
+            async with http.get(proc.admin_url + "/readyz") as resp:
+                assert resp.status == 503
+                body = await resp.json()
+                assert any("redis" in r for r in body["reasons"])
+            admin = {"Authorization": "Bearer test-admin-token"}
+            for method, path, payload in (
+                ("GET", "/admin/writes", None),
+                ("POST", "/admin/cache/purge", {"all": True}),
+            ):
+                async with http.request(
+                    method, proc.admin_url + path, json=payload, headers=admin
+                ) as resp:
+                    assert resp.status == 503
+                    assert resp.headers["Retry-After"] == "5"
+                    reason = (await resp.json())["reasons"][0]
+                    assert reason["code"] == "ZPROXY_STORE_UNAVAILABLE"
     finally:
         proc.kill()
 
