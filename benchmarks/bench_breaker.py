@@ -32,7 +32,7 @@ from typing import Any
 import aiohttp
 import yaml
 
-from zproxy.redis_embedded import RedisServer, free_port
+from zproxy.store.embedded import RedisServer, free_port
 from zproxy.testing.fake_zuora import RunningFakeZuora, running_fake_zuora
 from zproxy.testing.fake_zuora.faults import parse_rule
 from zproxy.testing.fake_zuora.stats import Stats

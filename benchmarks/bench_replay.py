@@ -28,7 +28,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.harness import fake_zuora_process, set_fault, token
-from zproxy.redis_embedded import RedisServer, free_port
+from zproxy.store.embedded import RedisServer, free_port
 from zproxy.testing.fake_zuora.samples import order_body as _order
 from zproxy.testing.proxy_process import ZproxyProcess
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import aiohttp
 
-from zproxy.redis_embedded import RedisServer, free_port
+from zproxy.store.embedded import RedisServer, free_port
 from zproxy.testing.proxy_process import ZproxyProcess
 
 NO_ROUTES = "routes: []\n"

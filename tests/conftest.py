@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from zproxy.redis_embedded import RedisServer, free_port
+from zproxy.store.embedded import RedisServer, free_port
 
 
 @pytest.fixture(scope="session")

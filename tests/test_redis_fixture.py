@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from zproxy.redis_embedded import RedisServer
+from zproxy.store.embedded import RedisServer
 
 
 async def test_session_redis_is_real_and_aof_always(redis_client: aioredis.Redis) -> None:

@@ -19,21 +19,22 @@ import structlog
 from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from zproxy.admin import build_admin_app
-from zproxy.admin_api import routes as admin_routes
+from zproxy.admin.api import routes as admin_routes
+from zproxy.admin.app import build_admin_app
 from zproxy.clock import Clock, SystemClock
-from zproxy.config import Settings
+from zproxy.config.model import Settings
+from zproxy.edge.handler import ProxyHandler
+from zproxy.edge.identity import Identities
+from zproxy.edge.server import ProxyServer
+from zproxy.edge.services import Services
 from zproxy.errors import ConfigError
-from zproxy.http_server import ProxyServer
-from zproxy.identity import Identities
 from zproxy.observability.logging import configure_logging
 from zproxy.observability.metrics import Metrics
 from zproxy.policy.keys import Hasher
-from zproxy.proxy import ProxyHandler
 from zproxy.queue.redis_queue import RedisWriteQueue, queue_redis_client
-from zproxy.redis_embedded import RedisServer
-from zproxy.services import Services
+from zproxy.queue.service import WriteService, load_cipher
 from zproxy.store.coalesce import Coalescer, RedisLock
+from zproxy.store.embedded import RedisServer
 from zproxy.store.principals import PrincipalStore
 from zproxy.store.redis import RedisCacheStore
 from zproxy.upstream.breaker import BreakerConfig, BreakerSet
@@ -43,7 +44,6 @@ from zproxy.upstream.gateway import Gateway
 from zproxy.upstream.limiter import ConcurrencyLimiter, LimiterConfig
 from zproxy.upstream.retry import RetryBudget, RetryConfig, RetryPolicy
 from zproxy.workers import is_worker
-from zproxy.writes_service import WriteService, load_cipher
 
 log = structlog.get_logger("zproxy.app")
 _SECRET_KEY = "zproxy:cache-secret"  # noqa: S105 - a Redis key name, not a secret
@@ -215,7 +215,17 @@ async def start(
         clock=clock,
         waitaof_timeout_ms=settings.queue.durability_timeout_ms,
     )
-    writes = WriteService(services, queue, cipher)
+    writes = WriteService(
+        settings,
+        queue,
+        cipher,
+        redis=redis,
+        clock=clock,
+        metrics=metrics,
+        gateway=services.gateway,
+        breakers=breakers,
+        cache=cache,
+    )
     services.identities.on_grant = writes.remember_grant
     services.writes = writes
     await writes.start()

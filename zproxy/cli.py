@@ -13,7 +13,7 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from zproxy.config import Settings
+from zproxy.config.model import Settings
 from zproxy.errors import ConfigError
 
 
@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    from zproxy.config import load_settings
+    from zproxy.config.load import load_settings
 
     if args.command == "serve":
         overrides: dict[str, Any] = {
@@ -99,7 +99,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     if args.command == "fake-zuora":
         return _fake_zuora(args)
     if args.command == "queue":
-        from zproxy.queue_cli import run_queue_command
+        from zproxy.admin.queue_cli import run_queue_command
 
         return run_queue_command(args.action, args.id, args.state, args.admin_url)
     from zproxy.scenarios.cli import run_scenario_command
@@ -110,7 +110,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 def _preflight(settings: Settings) -> None:
     """What would otherwise fail half-way through start-up, as one line naming the setting:
     the data dir (created private, 0700), the queue key, and the ports."""
-    from zproxy.writes_service import load_cipher
+    from zproxy.queue.service import load_cipher
 
     data_dir = settings.data_dir.absolute()
     try:

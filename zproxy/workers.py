@@ -20,9 +20,9 @@ from types import FrameType
 
 from prometheus_client.multiprocess import mark_process_dead
 
-from zproxy.config import Settings
-from zproxy.redis_embedded import RedisServer
-from zproxy.writes_service import load_cipher
+from zproxy.config.model import Settings
+from zproxy.queue.service import load_cipher
+from zproxy.store.embedded import RedisServer
 
 WORKER_ENV = "ZPROXY_WORKER_OF"
 

@@ -29,7 +29,7 @@ from tests.e2e_writes.helpers import (
     without_repeats,
 )
 from tests.support import zproxy_stack
-from zproxy.redis_embedded import RedisServer, free_port
+from zproxy.store.embedded import RedisServer, free_port
 from zproxy.testing.fake_zuora import RunningFakeZuora
 
 #: Leases lapse quickly, so writes held by a killed zproxy are taken over within seconds.

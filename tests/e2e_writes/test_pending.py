@@ -23,8 +23,8 @@ from tests.support import zproxy_stack
 from zproxy.queue.crypto import Cipher
 from zproxy.queue.pending import PendingKeys, order_key_hash
 from zproxy.queue.redis_queue import RedisWriteQueue, queue_redis_client
+from zproxy.queue.service import with_detail
 from zproxy.testing.proxy_process import ZproxyProcess
-from zproxy.writes_service import with_detail
 
 
 async def test_live_write_queues_behind_writes_of_its_account(

@@ -22,7 +22,7 @@ from tests.e2e_writes.helpers import (
     set_breaker,
 )
 from tests.support import ROOT, zproxy_stack
-from zproxy.redis_embedded import free_port
+from zproxy.store.embedded import free_port
 from zproxy.testing.proxy_process import ZproxyProcess
 
 

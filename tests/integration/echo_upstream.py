@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import orjson
 from aiohttp import web
 
-from zproxy.redis_embedded import free_port
+from zproxy.store.embedded import free_port
 
 
 @dataclass

@@ -174,7 +174,7 @@ async def test_health_ready_and_metrics(redis_url: str, tmp_path: Path) -> None:
 
 
 async def test_readyz_is_503_when_redis_is_gone(own_redis: object, tmp_path: Path) -> None:
-    from zproxy.redis_embedded import RedisServer
+    from zproxy.store.embedded import RedisServer
 
     assert isinstance(own_redis, RedisServer)
     proc = ZproxyProcess(upstream="http://127.0.0.1:9", redis_url=own_redis.url, data_dir=tmp_path)

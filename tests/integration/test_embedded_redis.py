@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from zproxy.redis_embedded import _packaged_redis, find_redis_server
+from zproxy.store.embedded import _packaged_redis, find_redis_server
 from zproxy.testing.proxy_process import ZproxyProcess
 
 pytestmark = pytest.mark.slow

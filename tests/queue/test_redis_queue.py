@@ -14,7 +14,7 @@ from zproxy.errors import NotDurable, StoreUnavailable
 from zproxy.queue.crypto import Cipher
 from zproxy.queue.durability import DurabilityFacts, DurabilityStatus, evaluate
 from zproxy.queue.redis_queue import RedisWriteQueue, queue_redis_client
-from zproxy.redis_embedded import RedisServer, free_port
+from zproxy.store.embedded import RedisServer, free_port
 
 
 def _queue(url: str, clock: FakeClock | None = None) -> tuple[aioredis.Redis, RedisWriteQueue]:

@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 
 from zproxy.clock import FakeClock
 from zproxy.policy.outcomes import Outcome
-from zproxy.redis_embedded import RedisServer, free_port
+from zproxy.store.embedded import RedisServer, free_port
 from zproxy.upstream.breaker import Breaker, BreakerSet, Permit
 from zproxy.upstream.breaker_sync import BreakerSync
 

@@ -9,7 +9,7 @@ import aiohttp
 from tests.integration.echo_upstream import EchoState
 from tests.security.conftest import StartZproxy
 from tests.security.helpers import ADMIN, call, raw_exchange
-from zproxy.http_common import same_secret
+from zproxy.edge.responses import same_secret
 
 
 async def _get(port: int, target: str, headers: bytes = b"") -> tuple[int, bytes]:

@@ -16,7 +16,7 @@ import pytest
 
 from tests.security.conftest import StartZproxy
 from tests.security.helpers import admin, call
-from zproxy.redis_embedded import free_port
+from zproxy.store.embedded import free_port
 
 
 async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

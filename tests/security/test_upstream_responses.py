@@ -14,7 +14,7 @@ import pytest
 
 from tests.security.conftest import StartZproxy
 from tests.security.helpers import admin
-from zproxy.redis_embedded import free_port
+from zproxy.store.embedded import free_port
 
 _OK_TAIL = b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 RESPONSES: dict[str, bytes] = {

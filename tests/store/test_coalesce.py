@@ -10,8 +10,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from zproxy.clock import FakeClock
-from zproxy.redis_embedded import RedisServer
 from zproxy.store.coalesce import Coalescer, RedisLock, SingleFlight
+from zproxy.store.embedded import RedisServer
 
 KEY = "zc:e:tA:0123"
 

@@ -9,7 +9,7 @@ from redis.backoff import NoBackoff
 
 from zproxy.clock import FakeClock
 from zproxy.errors import StoreUnavailable
-from zproxy.redis_embedded import RedisServer
+from zproxy.store.embedded import RedisServer
 from zproxy.store.principals import PrincipalStore
 
 

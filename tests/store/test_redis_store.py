@@ -11,8 +11,8 @@ from redis.backoff import NoBackoff
 
 from zproxy.errors import StoreUnavailable
 from zproxy.policy.keys import Hasher, Identity, cache_key
-from zproxy.redis_embedded import RedisServer
 from zproxy.store.cache import CacheEntry
+from zproxy.store.embedded import RedisServer
 from zproxy.store.redis import RedisCacheStore
 
 H = Hasher(b"redis-store-test-secret")

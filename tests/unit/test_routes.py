@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from zproxy.config import load_settings
+from zproxy.config.load import load_settings
 from zproxy.policy.routes import Route, render_tags
 
 TABLE = load_settings(Path(__file__).resolve().parents[2] / "config" / "zproxy.yaml", env={}).routes

@@ -21,13 +21,13 @@ import aiohttp
 import yaml
 from cryptography.fernet import Fernet
 
-from zproxy.redis_embedded import RedisServer, free_port
 from zproxy.scenarios import driver
 from zproxy.scenarios.measure import Outcome, ledger_markers
 from zproxy.scenarios.model import AdminAction, Scenario
 from zproxy.scenarios.report import RunData
 from zproxy.scenarios.settings import merged_config, shipped_config
 from zproxy.scenarios.traffic import HttpRequest, Planned, SeedInfo, to_http, warmup_targets
+from zproxy.store.embedded import RedisServer, free_port
 from zproxy.testing.fake_zuora import RunningFakeZuora, running_fake_zuora
 from zproxy.testing.fake_zuora.fake import FakeZuora
 from zproxy.testing.fake_zuora.faults import parse_rule

@@ -51,7 +51,7 @@ def merged_config(
 
 def validate_config(doc: Mapping[str, Any]) -> list[str]:
     """Every problem zproxy itself would report for ``doc`` (empty when it starts)."""
-    from zproxy.settings_parse import parse_settings
+    from zproxy.config.parse import parse_settings
 
     try:
         parse_settings(doc, "settings", {})

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from zproxy.errors import StoreUnavailable
 
 #: Response headers kept with an entry (lower case). Everything else is per call or per hop:
 #: ``Zuora-Request-Id`` (identifies one call), ``RateLimit-*``/``Concurrency-Limit-*`` (live
@@ -59,3 +61,19 @@ class CacheStore(Protocol):
 
     async def purge_all(self) -> int:
         """Delete every cache entry (and index), nothing else. Returns the entry count."""
+
+
+async def soft_purge(
+    cache: CacheStore, tags: Sequence[str], on_error: Callable[[str], None]
+) -> int:
+    """After a successful write (live or replayed) or a callout: every identity's cached
+    entries under ``tags`` are soft-purged, since the data changed for all who can see it.
+    They are fetched again while Zuora answers and still served stale-if-error while it is
+    down (better old data, marked so, than an error). Best effort: with Redis down they
+    expire by their TTL (``on_error`` is told). Tenants are not told apart; over-purging only
+    costs a fetch."""
+    try:
+        return await cache.invalidate_tags(tags)
+    except StoreUnavailable:
+        on_error("cache_purge")
+        return 0

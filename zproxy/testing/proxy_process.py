@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-from zproxy.redis_embedded import free_port
+from zproxy.store.embedded import free_port
 
 
 class ZproxyProcess:

@@ -1,6 +1,6 @@
 """Everything between a policy decision to call Zuora and the bytes on the wire.
 
-Where it sits in the flow: ``proxy`` (HTTP edge) -> ``policy`` (pure decisions) -> here, for
+Where it sits in the flow: ``edge`` (HTTP edge) -> ``policy`` (pure decisions) -> here, for
 requests that must reach Zuora -> Zuora. One upstream call, outside in:
 
 1. ``retry.RetryPolicy.run(attempt, is_retryable=...)``: retry-safe requests only (others

@@ -17,7 +17,7 @@ import aiohttp
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from zproxy.config import UpstreamSettings
+from zproxy.config.model import UpstreamSettings
 from zproxy.errors import (
     UpstreamBodyTooLarge,
     UpstreamConnectError,

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
-from zproxy.config import HostPort
+from zproxy.config.model import HostPort
 
 
 class Reader:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from zproxy.config import HTTP_METHODS
+from zproxy.config.model import HTTP_METHODS
+from zproxy.config.reader import Reader
 from zproxy.policy.routes import ReadPolicy, Route, RouteTable, WritePolicy, template_fields
-from zproxy.settings_reader import Reader
 
 
 def parse_routes(r: Reader, raw: Any) -> RouteTable:

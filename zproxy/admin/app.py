@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
+from zproxy.edge.responses import error_response, request_id_of, same_secret
+from zproxy.edge.services import Services
 from zproxy.errors import StoreUnavailable
-from zproxy.http_common import error_response, request_id_of, same_secret
-from zproxy.services import Services
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -29,7 +29,7 @@ from zproxy.policy.keys import (
 from zproxy.store.cache import CacheStore
 from zproxy.store.principals import PrincipalStore
 
-log = structlog.get_logger("zproxy.identity")
+log = structlog.get_logger("zproxy.edge.identity")
 #: Headers an identity is made of: when ``Connection`` names one, Zuora never receives it.
 _IDENTITY_HEADERS = frozenset(
     {"authorization", "apiaccesskeyid", "apisecretaccesskey", "cookie"}

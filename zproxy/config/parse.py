@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from yarl import URL
 
-from zproxy.config import (
+from zproxy.config.model import (
     BreakerSettings,
     CacheSettings,
     LogSettings,
@@ -25,9 +25,9 @@ from zproxy.config import (
     Settings,
     UpstreamSettings,
 )
+from zproxy.config.reader import Reader
+from zproxy.config.routes import parse_routes
 from zproxy.errors import ConfigError
-from zproxy.settings_reader import Reader
-from zproxy.settings_routes import parse_routes
 
 T = TypeVar("T")
 

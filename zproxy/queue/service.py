@@ -16,9 +16,11 @@ from pathlib import Path
 
 import orjson
 import structlog
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from zproxy.config import Settings
+from zproxy.clock import Clock
+from zproxy.config.model import Settings
 from zproxy.errors import (
     ConfigError,
     NotDurable,
@@ -27,6 +29,7 @@ from zproxy.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
+from zproxy.observability.metrics import Metrics
 from zproxy.policy.routes import render_tags
 from zproxy.policy.writes import ReplayResult
 from zproxy.queue.crypto import Cipher, DecryptError
@@ -34,9 +37,9 @@ from zproxy.queue.model import EnqueueResult, QueuedWrite
 from zproxy.queue.pending import PendingKeys
 from zproxy.queue.redis_queue import RedisWriteQueue
 from zproxy.queue.replayer import Replayer
-from zproxy.services import Services, invalidate
-from zproxy.upstream.breaker import BreakerOpen
-from zproxy.upstream.gateway import UpstreamCall
+from zproxy.store.cache import CacheStore, soft_purge
+from zproxy.upstream.breaker import BreakerOpen, BreakerSet
+from zproxy.upstream.gateway import Gateway, UpstreamCall
 from zproxy.upstream.limiter import LimiterRejected
 
 log = structlog.get_logger("zproxy.writes")
@@ -101,16 +104,37 @@ def _json(body: bytes) -> object:
 
 
 class WriteService:
-    def __init__(self, services: Services, queue: RedisWriteQueue, cipher: Cipher) -> None:
-        self.s = services
+    """Enqueue for the edge; replay through ``gateway``; report outcomes to ``metrics``, the
+    log and the cache (a replayed write soft-purges what it changed)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        queue: RedisWriteQueue,
+        cipher: Cipher,
+        *,
+        redis: Redis,
+        clock: Clock,
+        metrics: Metrics,
+        gateway: Gateway,
+        breakers: BreakerSet,
+        cache: CacheStore,
+    ) -> None:
+        self.settings = settings
         self.queue = queue
         self._cipher = cipher
-        q = services.settings.queue
+        self._redis = redis
+        self._clock = clock
+        self._metrics = metrics
+        self._gateway = gateway
+        self._breakers = breakers
+        self._cache = cache
+        q = settings.queue
         consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.replayer = Replayer(
             queue,
             self.send,
-            clock=services.clock,
+            clock=clock,
             consumer_id=consumer.replace(":", "-"),
             concurrency=q.replay_concurrency,
             lease_seconds=q.lease_seconds,
@@ -128,11 +152,11 @@ class WriteService:
             status = await self.queue.init()
         except StoreUnavailable:
             status = self.queue.durability
-        self.s.metrics.on_durability(status.ok)
+        self._metrics.on_durability(status.ok)
         if not status.ok:
             log.warning("write_queue_not_durable", reason=status.reason)
         await self.refresh_pending()
-        self.s.breakers.add_listener(self)
+        self._breakers.add_listener(self)
         self._task = asyncio.create_task(self.replayer.run())
         self._refresher = asyncio.create_task(self._refresh_pending_loop())
 
@@ -157,12 +181,12 @@ class WriteService:
         try:
             result = await self.queue.enqueue(write)
         except NotDurable:
-            self.s.metrics.on_durability(False)
+            self._metrics.on_durability(False)
             raise
-        self.s.metrics.on_durability(True)
+        self._metrics.on_durability(True)
         if result.created:
             self.pending.add(write.order_key)
-            self.s.metrics.on_write(write.route, "queued")
+            self._metrics.on_write(write.route, "queued")
             log.info("write_queued", route=write.route, write_id=result.write_id)
         self.replayer.wake()
         return result
@@ -218,11 +242,11 @@ class WriteService:
             oldest = await self.queue.oldest_accepted_at()
             dead = await self.queue.dead_count()
         except StoreUnavailable:
-            self.s.metrics.on_durability(False)  # no Redis, no 202s
+            self._metrics.on_durability(False)  # no Redis, no 202s
             return
-        age = max(0.0, self.s.clock.time() - oldest) if oldest is not None else 0.0
-        self.s.metrics.on_queue_stats(depth, age, dead)
-        self.s.metrics.on_durability(self.queue.durability.ok)
+        age = max(0.0, self._clock.time() - oldest) if oldest is not None else 0.0
+        self._metrics.on_queue_stats(depth, age, dead)
+        self._metrics.on_durability(self.queue.durability.ok)
 
     # -- the replayer's side ---------------------------------------------------------------
 
@@ -239,7 +263,7 @@ class WriteService:
 
     async def _expedite(self) -> None:
         try:
-            released = await self.queue.expedite(self.s.clock.time())
+            released = await self.queue.expedite(self._clock.time())
         except StoreUnavailable:
             released = 0
         if released:
@@ -247,11 +271,11 @@ class WriteService:
         self.replayer.wake()
 
     def can_send(self) -> bool:
-        return not self.s.gateway.is_open("writes")
+        return not self._gateway.is_open("writes")
 
     async def remember_grant(self, principal: str, token: str, expires_in: float) -> None:
         """Keep the newest bearer token of a principal (encrypted, until it expires)."""
-        await self.s.redis.set(
+        await self._redis.set(
             _TOKEN_PREFIX + principal,
             self._cipher.encrypt(token.encode()),
             px=max(1, int(expires_in * 1000)),
@@ -264,7 +288,7 @@ class WriteService:
         if not any(n.lower() == "authorization" and v[:7].lower() == "bearer " for n, v in headers):
             return headers
         try:
-            stored = await self.s.redis.get(_TOKEN_PREFIX + write.identity)
+            stored = await self._redis.get(_TOKEN_PREFIX + write.identity)
             raw = stored.encode() if isinstance(stored, str) else stored
             token = self._cipher.decrypt(raw).decode() if raw else None
         except (RedisError, DecryptError):
@@ -276,7 +300,7 @@ class WriteService:
         ]
 
     async def send(self, write: QueuedWrite) -> ReplayResult:
-        route = self.s.settings.routes.get(write.route)
+        route = self.settings.routes.get(write.route)
         group = route.breaker_group(write.method) if route else "writes"
         call = UpstreamCall(
             write.route,
@@ -288,7 +312,7 @@ class WriteService:
             write.body,
         )
         try:
-            resp = await self.s.gateway.send(call)
+            resp = await self._gateway.send(call)
         except (BreakerOpen, LimiterRejected):
             return ReplayResult(error="breaker_open")
         except UpstreamConnectError:
@@ -300,19 +324,19 @@ class WriteService:
         return ReplayResult(resp.status, resp.body, tuple(resp.headers.items()))
 
     async def on_applied(self, write: QueuedWrite, status: int, body: bytes) -> None:
-        self.s.metrics.on_write(write.route, "applied")
+        self._metrics.on_write(write.route, "applied")
         log.info("write_applied", route=write.route, write_id=write.id, status=status)
         await self._forget_if_done(write.order_key)
-        route = self.s.settings.routes.get(write.route)
+        route = self.settings.routes.get(write.route)
         if route is None or route.write is None:
             return
         params = route.match(write.path.partition("?")[0]) or {}
         tags = render_tags(route.write.invalidates, params, _json(write.body), _json(body))
         if tags:
-            await invalidate(self.s, tags)
+            await soft_purge(self._cache, tags, self._metrics.on_redis_error)
 
     async def on_retried(self, write: QueuedWrite, delay: float, reason: str) -> None:
-        self.s.metrics.on_write(write.route, "retried")
+        self._metrics.on_write(write.route, "retried")
         log.info(
             "write_retry",
             route=write.route,
@@ -324,7 +348,7 @@ class WriteService:
     async def on_dead(
         self, write: QueuedWrite, reason: str, status: int | None, body: bytes
     ) -> None:
-        self.s.metrics.on_write(write.route, "dead")
+        self._metrics.on_write(write.route, "dead")
         await self._forget_if_done(write.order_key)
         log.warning(
             "write_dead",

@@ -14,9 +14,10 @@ from urllib.parse import parse_qs
 import orjson
 from aiohttp import web
 
+from zproxy.edge.exchange import Exchange, read_body
+from zproxy.edge.responses import error_response, same_secret
+from zproxy.edge.services import Services
 from zproxy.errors import ClientError, StoreUnavailable
-from zproxy.http_common import error_response, same_secret
-from zproxy.proxy import Exchange, ProxyHandler, read_body
 
 _FIELD_TAGS = {
     "accountnumber": "account",
@@ -30,17 +31,16 @@ _FIELD_TAGS = {
 }
 
 
-async def handle_internal(proxy: ProxyHandler, ex: Exchange) -> web.StreamResponse:
+async def handle_internal(s: Services, ex: Exchange) -> web.StreamResponse:
     method = ex.request.method
     if ex.path.startswith("/_zproxy/writes/") and method in ("GET", "HEAD"):
-        return await _write_status(proxy, ex, ex.path.removeprefix("/_zproxy/writes/"))
+        return await _write_status(s, ex, ex.path.removeprefix("/_zproxy/writes/"))
     if ex.path == "/_zproxy/callouts" and method == "POST":
-        return await _callout(proxy, ex)
+        return await _callout(s, ex)
     return error_response(404, "ZPROXY_NOT_FOUND", "No such zproxy endpoint", ex.request_id)
 
 
-async def _write_status(proxy: ProxyHandler, ex: Exchange, write_id: str) -> web.Response:
-    s = proxy.s
+async def _write_status(s: Services, ex: Exchange, write_id: str) -> web.Response:
     not_found = error_response(404, "ZPROXY_WRITE_NOT_FOUND", "No such queued write", ex.request_id)
     caller = await s.identities.caller(ex.request.headers)
     if caller is None or s.writes is None or not write_id or "/" in write_id:
@@ -78,8 +78,7 @@ def callout_tags(doc: object) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-async def _callout(proxy: ProxyHandler, ex: Exchange) -> web.Response:
-    s = proxy.s
+async def _callout(s: Services, ex: Exchange) -> web.Response:
     secret = s.settings.cache.callout_secret
     request = ex.request
     given = request.headers.get("X-Callout-Secret", "")

@@ -10,70 +10,27 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 import aiohttp
 import structlog
 from aiohttp import web
 
+from zproxy.edge.exchange import Exchange, has_body, is_upgrade, method_label, request_body_stream
+from zproxy.edge.internal import handle_internal
+from zproxy.edge.reads import handle_read
+from zproxy.edge.responses import error_response, request_id_of, track_id_of
+from zproxy.edge.services import Services
+from zproxy.edge.writes import handle_write
 from zproxy.errors import ClientError, UpstreamError
-from zproxy.http_common import error_response, request_id_of, track_id_of
-from zproxy.policy.headers import connection_named, request_headers, response_headers
-from zproxy.policy.routes import RouteMatch
+from zproxy.policy.headers import response_headers
 from zproxy.policy.target import validate_target
-from zproxy.services import Services
 from zproxy.upstream.client import map_errors
 from zproxy.upstream.gateway import UpstreamCall
 
 log = structlog.get_logger("zproxy.proxy")
 _CHUNK = 64 * 1024
 _SMALL_BODY = 256 * 1024
-#: Methods named in metric labels and logs; any other token (the pure-Python parser accepts
-#: every token as a method) is ``OTHER``, so clients cannot grow label sets or plant text.
 _BAD_FRAMING = "ZPROXY_BAD_REQUEST_FRAMING"
-_LABELLED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-
-
-def method_label(method: str) -> str:
-    return method if method in _LABELLED_METHODS else "OTHER"
-
-
-@dataclass(slots=True)
-class Exchange:
-    """What the edge knows about one request while it handles it."""
-
-    request: web.BaseRequest
-    request_id: str
-    track_id: str | None
-    path: str
-    query: str
-    match: RouteMatch | None
-    started: float
-    upstream_status: int | None = None
-    cache: str | None = None
-    extra_headers: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def route_name(self) -> str:
-        return self.match.route.name if self.match else "unmatched"
-
-    @property
-    def path_qs(self) -> str:
-        return self.path + ("?" + self.query if self.query else "")
-
-    def forward_headers(self, *, drop_accept_encoding: bool = False) -> list[tuple[str, str]]:
-        req = self.request
-        headers = request_headers(req.headers.items(), drop_accept_encoding=drop_accept_encoding)
-        headers.append(("X-Forwarded-For", req.remote or ""))
-        headers.append(
-            (
-                "X-Forwarded-Proto",
-                "https" if req.transport and req.transport.get_extra_info("sslcontext") else "http",
-            )
-        )
-        if not any(k.lower() == "x-request-id" for k, _ in headers):
-            headers.append(("X-Request-Id", self.request_id))
-        return headers
 
 
 class ProxyHandler:
@@ -86,9 +43,7 @@ class ProxyHandler:
     async def dispatch(self, ex: Exchange) -> web.StreamResponse:
         if ex.path.startswith("/_zproxy/"):
             # zproxy's own namespace first: no route of the table can shadow it.
-            from zproxy.internal_api import handle_internal
-
-            return await handle_internal(self, ex)
+            return await handle_internal(self.s, ex)
         route = ex.match.route if ex.match else None
         method = ex.request.method
         if (
@@ -96,14 +51,10 @@ class ProxyHandler:
             and route.read is not None
             and (method == "GET" or (method == "POST" and route.read.body_keyed))
         ):
-            from zproxy.proxy_reads import handle_read
-
-            return await handle_read(self, ex)
+            return await handle_read(self.s, ex)
         if route is not None and route.write is not None:
-            from zproxy.proxy_writes import handle_write
-
-            return await handle_write(self, ex)
-        return await stream_through(self, ex)
+            return await handle_write(self.s, ex)
+        return await stream_through(self.s, ex)
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         started = time.perf_counter()
@@ -131,7 +82,7 @@ class ProxyHandler:
             raise
         if is_upgrade(request):
             response.force_close()
-        self.decorate(ex, response)
+        ex.decorate(response)
         if not response.prepared:
             await response.prepare(request)
         self.finish(ex, response.status)
@@ -151,15 +102,6 @@ class ProxyHandler:
             ex.request_id,
             headers={"Retry-After": str(max(1, int(retry_after + 0.999)))},
         )
-
-    def decorate(self, ex: Exchange, response: web.StreamResponse) -> None:
-        if response.prepared:
-            return
-        response.headers["X-Request-Id"] = ex.request_id
-        if ex.track_id:
-            response.headers["Zuora-Track-Id"] = ex.track_id
-        for name, value in ex.extra_headers.items():
-            response.headers[name] = value
 
     def finish(self, ex: Exchange, status: int) -> None:
         seconds = time.perf_counter() - ex.started
@@ -188,60 +130,8 @@ def check_framing(request: web.BaseRequest) -> None:
         raise ClientError(400, _BAD_FRAMING, "CONNECT is not supported")
 
 
-def is_upgrade(request: web.BaseRequest) -> bool:
-    """``Connection: Upgrade`` + ``Upgrade`` (h2c, websocket): aiohttp stops parsing the
-    connection after it, so zproxy ignores the upgrade (RFC 9110 §7.8), answers in HTTP/1.1
-    and closes."""
-    if "Upgrade" not in request.headers:
-        return False
-    return "upgrade" in connection_named(request.headers.items())
-
-
-def has_body(request: web.BaseRequest) -> bool:
-    """Whether to read a body. An upgrade request has one only when it is framed: aiohttp
-    would otherwise hand over the connection's remaining bytes, which never end."""
-    if is_upgrade(request) and request.content_length is None:
-        return "Transfer-Encoding" in request.headers and request.body_exists
-    return request.body_exists
-
-
-async def request_body_stream(
-    request: web.BaseRequest, limit: int, timeout: float
-) -> AsyncIterator[bytes]:
-    """The request body as it arrives, bounded in size and in time between chunks."""
-    size = 0
-    while True:
-        try:
-            async with asyncio.timeout(timeout):
-                chunk = await request.content.readany()
-        except TimeoutError:
-            raise ClientError(
-                408, "ZPROXY_REQUEST_TIMEOUT", "The request body was too slow"
-            ) from None
-        if not chunk:
-            return
-        size += len(chunk)
-        if size > limit:
-            raise ClientError(
-                413, "ZPROXY_REQUEST_TOO_LARGE", "The request body is larger than allowed"
-            )
-        yield chunk
-
-
-async def read_body(request: web.BaseRequest, limit: int, timeout: float) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise ClientError(
-            413, "ZPROXY_REQUEST_TOO_LARGE", "The request body is larger than allowed"
-        )
-    if not has_body(request):
-        return b""
-    parts = [chunk async for chunk in request_body_stream(request, limit, timeout)]
-    return b"".join(parts)
-
-
-async def stream_through(proxy: ProxyHandler, ex: Exchange) -> web.StreamResponse:
+async def stream_through(services: Services, ex: Exchange) -> web.StreamResponse:
     """Forward as-is: body streamed up, response streamed down, nothing cached."""
-    services = proxy.s
     request = ex.request
     limit = services.settings.server.max_request_body
     if request.content_length is not None and request.content_length > limit:
@@ -275,7 +165,7 @@ async def stream_through(proxy: ProxyHandler, ex: Exchange) -> web.StreamRespons
         async with services.gateway.stream(call, body) as upstream:
             if upstream.status in (401, 403):
                 await services.identities.refused(request.headers)
-            return await _relay(proxy, ex, upstream)
+            return await _relay(services, ex, upstream)
     except UpstreamError:
         # A bad request body surfaces as an upstream failure: report the client's fault.
         if body_errors:
@@ -295,9 +185,8 @@ async def _recording(
 
 
 async def _relay(
-    proxy: ProxyHandler, ex: Exchange, upstream: aiohttp.ClientResponse
+    services: Services, ex: Exchange, upstream: aiohttp.ClientResponse
 ) -> web.StreamResponse:
-    services = proxy.s
     request = ex.request
     ex.upstream_status = upstream.status
     headers = response_headers(upstream.headers.items())
@@ -315,7 +204,7 @@ async def _relay(
         response.headers.add(name, value)
     if length is not None:
         response.content_length = length
-    proxy.decorate(ex, response)
+    ex.decorate(response)
     await response.prepare(request)
     sent = 0
     cap = services.settings.upstream.max_body_bytes

@@ -13,17 +13,18 @@ import re
 import orjson
 from aiohttp import web
 
+from zproxy.edge.exchange import Exchange, read_body
+from zproxy.edge.identity import Caller
+from zproxy.edge.responses import error_response
+from zproxy.edge.services import Services
 from zproxy.errors import ClientError, NotDurable, StoreUnavailable, UpstreamError
-from zproxy.http_common import error_response
-from zproxy.identity import Caller
 from zproxy.observability.logging import luhn_ok
 from zproxy.policy import writes as wp
 from zproxy.policy.headers import response_headers
 from zproxy.policy.routes import WritePolicy, render_tags
-from zproxy.proxy import Exchange, ProxyHandler, read_body
 from zproxy.queue.model import QueuedWrite, new_idempotency_key, new_write_id
 from zproxy.queue.store import IdempotencyMismatch
-from zproxy.services import Services, invalidate
+from zproxy.store.cache import soft_purge
 from zproxy.upstream.gateway import UpstreamCall
 
 KEYED_METHODS = frozenset({"POST", "PATCH"})
@@ -57,8 +58,7 @@ def _json(body: bytes) -> object:
         return None
 
 
-async def handle_write(proxy: ProxyHandler, ex: Exchange) -> web.StreamResponse:
-    s = proxy.s
+async def handle_write(s: Services, ex: Exchange) -> web.StreamResponse:
     assert ex.match is not None
     assert ex.match.route.write is not None
     route, policy = ex.match.route, ex.match.route.write
@@ -92,7 +92,7 @@ async def handle_write(proxy: ProxyHandler, ex: Exchange) -> web.StreamResponse:
     if isinstance(decision, wp.Reject):
         return _refuse(ex, s.gateway.breaker(group).retry_after(), key, decision.reason)
     if isinstance(decision, wp.Queue):
-        return await _enqueue(proxy, ex, policy, headers, body, key)
+        return await _enqueue(s, ex, policy, headers, body, key)
     call = UpstreamCall(route.name, group, route.pool, method, ex.path_qs, headers, body)
     try:
         resp = await s.gateway.send(call)
@@ -101,7 +101,7 @@ async def handle_write(proxy: ProxyHandler, ex: Exchange) -> web.StreamResponse:
             policy, method, error_never_sent=exc.never_sent, prefer_async=prefer, card_data=card
         )
         if isinstance(after, wp.Queue):
-            return await _enqueue(proxy, ex, policy, headers, body, key)
+            return await _enqueue(s, ex, policy, headers, body, key)
         if isinstance(after, wp.Unknown504) and not exc.never_sent:
             return _unknown(ex, key)
         if isinstance(after, wp.Reject503):
@@ -110,9 +110,9 @@ async def handle_write(proxy: ProxyHandler, ex: Exchange) -> web.StreamResponse:
     ex.upstream_status = resp.status
     later = wp.on_upstream_status(policy, method, resp.status, prefer_async=prefer, card_data=card)
     if later is not None:
-        return await _enqueue(proxy, ex, policy, headers, body, key)
+        return await _enqueue(s, ex, policy, headers, body, key)
     if 200 <= resp.status < 300:
-        await _after_success(proxy, ex, policy, body, resp.body)
+        await _after_success(s, ex, policy, body, resp.body)
     elif resp.status in (401, 403):
         await s.identities.refused(request.headers)
     out = web.Response(status=resp.status, body=resp.body)
@@ -140,9 +140,8 @@ def _behind_queued(s: Services, policy: WritePolicy, ex: Exchange, body: bytes) 
 
 
 async def _after_success(
-    proxy: ProxyHandler, ex: Exchange, policy: WritePolicy, body: bytes, response: bytes
+    s: Services, ex: Exchange, policy: WritePolicy, body: bytes, response: bytes
 ) -> None:
-    s = proxy.s
     if ex.path == "/oauth/token":
         await s.identities.learn_token(body, response)
         return
@@ -152,7 +151,7 @@ async def _after_success(
     assert ex.match is not None
     tags = render_tags(policy.invalidates, ex.match.params, _json(body), doc)
     if tags:
-        await invalidate(s, tags)
+        await soft_purge(s.cache, tags, s.metrics.on_redis_error)
 
 
 def _refuse(ex: Exchange, retry_after: float, key: str | None, reason: str) -> web.Response:
@@ -175,14 +174,13 @@ def _unknown(ex: Exchange, key: str | None) -> web.Response:
 
 
 async def _enqueue(
-    proxy: ProxyHandler,
+    s: Services,
     ex: Exchange,
     policy: WritePolicy,
     headers: list[tuple[str, str]],
     body: bytes,
     key: str | None,
 ) -> web.Response:
-    s = proxy.s
     writes = s.writes
     caller: Caller | None = await s.identities.caller(ex.request.headers)
     if writes is None or caller is None:

@@ -8,11 +8,11 @@ from typing import Any, TypeGuard, get_args
 import orjson
 from aiohttp import web
 
-from zproxy.admin import SERVICES, json_response
-from zproxy.http_common import error_response, request_id_of
+from zproxy.admin.app import SERVICES, json_response
+from zproxy.edge.responses import error_response, request_id_of
+from zproxy.edge.services import Services
 from zproxy.queue.model import WriteState
 from zproxy.queue.redact import redacted_view
-from zproxy.services import Services
 from zproxy.upstream.breaker import MODES
 
 routes = web.RouteTableDef()

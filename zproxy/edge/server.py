@@ -20,7 +20,7 @@ import structlog
 from aiohttp import http_parser, web
 from aiohttp.web_protocol import RequestHandler
 
-from zproxy.http_common import error_response, request_id_of
+from zproxy.edge.responses import error_response, request_id_of
 
 log = structlog.get_logger("zproxy.http")
 

@@ -16,14 +16,15 @@ import orjson
 import structlog
 from aiohttp import web
 
+from zproxy.edge.exchange import Exchange, read_body
+from zproxy.edge.identity import Caller
+from zproxy.edge.responses import error_response
+from zproxy.edge.services import Services
 from zproxy.errors import StoreUnavailable, UpstreamBodyTooLarge, UpstreamError
-from zproxy.http_common import error_response
-from zproxy.identity import Caller
 from zproxy.policy import reads as rp
 from zproxy.policy.headers import response_headers
 from zproxy.policy.keys import cache_key
 from zproxy.policy.routes import ReadPolicy, render_tags
-from zproxy.proxy import Exchange, ProxyHandler, read_body
 from zproxy.store.cache import CacheEntry, entry_headers
 from zproxy.upstream.gateway import UpstreamCall
 
@@ -44,7 +45,7 @@ class Fetched:
 
 @dataclass(slots=True)
 class ReadContext:
-    proxy: ProxyHandler
+    s: Services
     ex: Exchange
     policy: ReadPolicy
     group: str
@@ -77,8 +78,7 @@ class ReadContext:
         )
 
 
-async def handle_read(proxy: ProxyHandler, ex: Exchange) -> web.StreamResponse:
-    s = proxy.s
+async def handle_read(s: Services, ex: Exchange) -> web.StreamResponse:
     assert ex.match is not None
     assert ex.match.route.read is not None
     route, policy = ex.match.route, ex.match.route.read
@@ -95,9 +95,9 @@ async def handle_read(proxy: ProxyHandler, ex: Exchange) -> web.StreamResponse:
     if caller is not None:
         digest = _body_digest(body) if body is not None else None
         key = cache_key(s.hasher, caller.identity, request.method, ex.path, ex.query, digest)
-    entry, cache_ok = await _lookup(proxy, key)
+    entry, cache_ok = await _lookup(s, key)
     group = route.breaker_group(request.method)
-    ctx = ReadContext(proxy, ex, policy, group, body, caller, key, entry, cache_ok)
+    ctx = ReadContext(s, ex, policy, group, body, caller, key, entry, cache_ok)
     action = rp.decide_read(
         entry=entry,
         now=s.clock.time(),
@@ -112,7 +112,7 @@ async def handle_read(proxy: ProxyHandler, ex: Exchange) -> web.StreamResponse:
 
 
 async def _execute(ctx: ReadContext, action: rp.ReadAction) -> web.StreamResponse:
-    s = ctx.proxy.s
+    s = ctx.s
     route = ctx.ex.route_name
     if isinstance(action, rp.ServeFresh):
         s.metrics.on_cache(route, "hit")
@@ -135,13 +135,13 @@ async def _execute(ctx: ReadContext, action: rp.ReadAction) -> web.StreamRespons
     assert_never(action)
 
 
-async def _lookup(proxy: ProxyHandler, key: str | None) -> tuple[CacheEntry | None, bool]:
+async def _lookup(s: Services, key: str | None) -> tuple[CacheEntry | None, bool]:
     if key is None:
         return None, False
     try:
-        return await proxy.s.cache.get(key), True
+        return await s.cache.get(key), True
     except StoreUnavailable:
-        proxy.s.metrics.on_redis_error("cache_get")
+        s.metrics.on_redis_error("cache_get")
         return None, False
 
 
@@ -155,7 +155,7 @@ def _body_digest(body: bytes) -> str:
 
 
 def _status_header(ctx: ReadContext, value: str) -> None:
-    writes, match = ctx.proxy.s.writes, ctx.ex.match
+    writes, match = ctx.s.writes, ctx.ex.match
     if writes is not None and match is not None:
         # Queued writes will change what this read shows: say so (no Redis call when none are).
         value = writes.annotate_cache_status(value, ctx.policy.tags, match.params)
@@ -187,7 +187,7 @@ def _unavailable(ctx: ReadContext, action: rp.CacheOutcome, retry_after: float) 
 
 
 async def _fetch_and_store(ctx: ReadContext, store: bool) -> Fetched:
-    s = ctx.proxy.s
+    s = ctx.s
     resp = await s.gateway.send(ctx.upstream_call())
     ctx.ex.upstream_status = resp.status
     headers = tuple(response_headers(resp.headers.items()))
@@ -213,22 +213,20 @@ def _storable(ctx: ReadContext, status: int, headers: object, body: bytes) -> bo
     if headers.get("Content-Encoding", "identity").lower() != "identity":
         return False  # we asked for identity; never store an encoding we'd have to replay
     success = rp.body_success(body, headers.get("Content-Type")) if status == 200 else None
-    return rp.is_storable(
-        status, headers, success, len(body), ctx.proxy.s.settings.cache.max_entry_bytes
-    )
+    return rp.is_storable(status, headers, success, len(body), ctx.s.settings.cache.max_entry_bytes)
 
 
 async def _read_back(ctx: ReadContext) -> Fetched | None:
     """A waiter's view: the entry another worker stored, if newer than what we held."""
     assert ctx.key is not None
-    entry = await ctx.proxy.s.cache.get(ctx.key)
+    entry = await ctx.s.cache.get(ctx.key)
     if entry is None or (ctx.entry is not None and entry.stored_at <= ctx.entry.stored_at):
         return None
     return Fetched(entry.status, entry.headers, entry.body, True, entry)
 
 
 async def _fetch(ctx: ReadContext, action: rp.Fetch | rp.Bypass) -> web.StreamResponse:
-    s = ctx.proxy.s
+    s = ctx.s
     store = isinstance(action, rp.Fetch) and action.store
     try:
         if ctx.key is None:
@@ -265,7 +263,7 @@ def _after_failure(
     ``ZPROXY_UPSTREAM_UNAVAILABLE``: unlike a write its outcome is never in doubt. A ``Fetch``
     is counted here as ``stale_if_error`` or ``miss`` (a ``Bypass`` was counted already).
     """
-    s = ctx.proxy.s
+    s = ctx.s
     fallback = rp.on_fetch_failure(entry=ctx.entry, now=s.clock.time(), policy=ctx.policy)
     if isinstance(fallback, rp.ServeStaleIfError) and ctx.entry is not None:
         s.metrics.on_cache(ctx.ex.route_name, "stale_if_error")
@@ -304,14 +302,12 @@ _FAILURE_MESSAGES = {
 
 
 def _retry_after_seconds(ctx: ReadContext, exc: UpstreamError | None) -> str:
-    seconds = (
-        getattr(exc, "retry_after", None) or ctx.proxy.s.gateway.breaker(ctx.group).retry_after()
-    )
+    seconds = getattr(exc, "retry_after", None) or ctx.s.gateway.breaker(ctx.group).retry_after()
     return str(max(1, int((seconds or _DEFAULT_RETRY_AFTER) + 0.999)))
 
 
 def _revalidate_in_background(ctx: ReadContext) -> None:
-    s = ctx.proxy.s
+    s = ctx.s
     assert ctx.key is not None
     key = ctx.key
     ctx.upstream_call()  # built now, while the client's connection is still there

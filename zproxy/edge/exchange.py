@@ -1,0 +1,121 @@
+"""One request at the edge: the ``Exchange`` the handler and the read, write and internal
+paths share, and reading its body within the size and time limits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from zproxy.errors import ClientError
+from zproxy.policy.headers import connection_named, request_headers
+from zproxy.policy.routes import RouteMatch
+
+#: Methods named in metric labels and logs; any other token (the pure-Python parser accepts
+#: every token as a method) is ``OTHER``, so clients cannot grow label sets or plant text.
+_LABELLED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    return method if method in _LABELLED_METHODS else "OTHER"
+
+
+@dataclass(slots=True)
+class Exchange:
+    """What the edge knows about one request while it handles it."""
+
+    request: web.BaseRequest
+    request_id: str
+    track_id: str | None
+    path: str
+    query: str
+    match: RouteMatch | None
+    started: float
+    upstream_status: int | None = None
+    cache: str | None = None
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def route_name(self) -> str:
+        return self.match.route.name if self.match else "unmatched"
+
+    @property
+    def path_qs(self) -> str:
+        return self.path + ("?" + self.query if self.query else "")
+
+    def forward_headers(self, *, drop_accept_encoding: bool = False) -> list[tuple[str, str]]:
+        req = self.request
+        headers = request_headers(req.headers.items(), drop_accept_encoding=drop_accept_encoding)
+        headers.append(("X-Forwarded-For", req.remote or ""))
+        headers.append(
+            (
+                "X-Forwarded-Proto",
+                "https" if req.transport and req.transport.get_extra_info("sslcontext") else "http",
+            )
+        )
+        if not any(k.lower() == "x-request-id" for k, _ in headers):
+            headers.append(("X-Request-Id", self.request_id))
+        return headers
+
+    def decorate(self, response: web.StreamResponse) -> None:
+        """``X-Request-Id``, ``Zuora-Track-Id`` and the exchange's extra headers."""
+        if response.prepared:
+            return
+        response.headers["X-Request-Id"] = self.request_id
+        if self.track_id:
+            response.headers["Zuora-Track-Id"] = self.track_id
+        for name, value in self.extra_headers.items():
+            response.headers[name] = value
+
+
+def is_upgrade(request: web.BaseRequest) -> bool:
+    """``Connection: Upgrade`` + ``Upgrade`` (h2c, websocket): aiohttp stops parsing the
+    connection after it, so zproxy ignores the upgrade (RFC 9110 §7.8), answers in HTTP/1.1
+    and closes."""
+    if "Upgrade" not in request.headers:
+        return False
+    return "upgrade" in connection_named(request.headers.items())
+
+
+def has_body(request: web.BaseRequest) -> bool:
+    """Whether to read a body. An upgrade request has one only when it is framed: aiohttp
+    would otherwise hand over the connection's remaining bytes, which never end."""
+    if is_upgrade(request) and request.content_length is None:
+        return "Transfer-Encoding" in request.headers and request.body_exists
+    return request.body_exists
+
+
+async def request_body_stream(
+    request: web.BaseRequest, limit: int, timeout: float
+) -> AsyncIterator[bytes]:
+    """The request body as it arrives, bounded in size and in time between chunks."""
+    size = 0
+    while True:
+        try:
+            async with asyncio.timeout(timeout):
+                chunk = await request.content.readany()
+        except TimeoutError:
+            raise ClientError(
+                408, "ZPROXY_REQUEST_TIMEOUT", "The request body was too slow"
+            ) from None
+        if not chunk:
+            return
+        size += len(chunk)
+        if size > limit:
+            raise ClientError(
+                413, "ZPROXY_REQUEST_TOO_LARGE", "The request body is larger than allowed"
+            )
+        yield chunk
+
+
+async def read_body(request: web.BaseRequest, limit: int, timeout: float) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise ClientError(
+            413, "ZPROXY_REQUEST_TOO_LARGE", "The request body is larger than allowed"
+        )
+    if not has_body(request):
+        return b""
+    parts = [chunk async for chunk in request_body_stream(request, limit, timeout)]
+    return b"".join(parts)
