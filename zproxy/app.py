@@ -12,7 +12,7 @@ import contextlib
 import secrets
 import signal
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
@@ -176,6 +176,15 @@ def _gateway(
     return Gateway(upstream, breakers, limiter, retry, metrics, clock)
 
 
+def _poll_breakers(breakers: BreakerSet) -> Callable[[], Awaitable[None]]:
+    """A scrape makes the breakers' due transitions, so the state gauges are current."""
+
+    async def poll() -> None:
+        breakers.poll()
+
+    return poll
+
+
 async def start(
     settings: Settings, redis: Redis, redis_url: str, *, clock: Clock | None = None
 ) -> Running:
@@ -233,6 +242,7 @@ async def start(
     services.stoppers.append(writes.stop)
     services.readiness_checks.append(writes.ready)
     services.metrics_refreshers.append(writes.refresh_metrics)
+    services.metrics_refreshers.append(_poll_breakers(breakers))
     handler = ProxyHandler(services)
     server = ProxyServer(
         handler,

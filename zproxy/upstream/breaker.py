@@ -250,14 +250,23 @@ class Breaker:
 
     @property
     def state(self) -> State:
-        """The current state; an open breaker whose reset timeout passed turns half-open here."""
+        """The state a call would meet now: an open breaker whose reset timeout passed reads as
+        half-open. A plain read: the transition itself (with its listeners and publishing) is
+        made by ``acquire`` or ``poll``, never here."""
         if self._mode != "auto":
             return "open" if self._mode == "force_open" else "closed"
         state = self._storage.state
         if state == _OPEN and self._open_remaining() <= 0:
-            self._transition(_HALF, self._clock.monotonic())
-            state = _HALF
+            return "half_open"
         return _NAMES[state]
+
+    def poll(self) -> bool:
+        """Make the transition that time made due (open -> half-open once the reset timeout
+        passed): listeners are told (metrics, the replayer) and it is published. Called where
+        no call would make it: the metrics scrape and the admin view. True if it moved."""
+        if self._mode != "auto" or self._storage.state != _OPEN or self._open_remaining() > 0:
+            return False
+        return self._transition(_HALF, self._clock.monotonic())
 
     @property
     def mode(self) -> Mode:
@@ -423,7 +432,15 @@ class BreakerSet:
         for breaker in targets:
             breaker.set_mode(mode)
 
+    def poll(self) -> None:
+        """Every group's due transition (see ``Breaker.poll``)."""
+        for breaker in self:
+            breaker.poll()
+
     def snapshot(self) -> dict[str, dict[str, Any]]:
+        """The admin view: due transitions are made first, so what it shows is also what the
+        listeners (metrics) and the other processes were told."""
+        self.poll()
         return {group: breaker.snapshot() for group, breaker in self._breakers.items()}
 
     def add_listener(self, listener: TransitionListener) -> None:

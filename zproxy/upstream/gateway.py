@@ -85,10 +85,7 @@ class Gateway:
 
     def is_open(self, group: str) -> bool:
         """True when the group's breaker refuses calls right now (open or forced open)."""
-        b = self.breaker(group)
-        return b.mode == "force_open" or (
-            b.mode == "auto" and b.state == "open" and b.retry_after() > 0
-        )
+        return self.breaker(group).state == "open"
 
     async def send(self, call: UpstreamCall) -> UpstreamResponse:
         if not call.retry_safe:
