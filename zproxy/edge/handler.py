@@ -24,7 +24,7 @@ from zproxy.edge.writes import handle_write
 from zproxy.errors import ClientError, UpstreamError
 from zproxy.policy.headers import response_headers
 from zproxy.policy.target import validate_target
-from zproxy.upstream.client import map_errors
+from zproxy.upstream.boundary import UpstreamStream
 from zproxy.upstream.gateway import UpstreamCall
 
 log = structlog.get_logger("zproxy.proxy")
@@ -184,17 +184,14 @@ async def _recording(
         raise
 
 
-async def _relay(
-    services: Services, ex: Exchange, upstream: aiohttp.ClientResponse
-) -> web.StreamResponse:
+async def _relay(services: Services, ex: Exchange, upstream: UpstreamStream) -> web.StreamResponse:
     request = ex.request
     ex.upstream_status = upstream.status
     headers = response_headers(upstream.headers.items())
     length = upstream.content_length
     if length is not None and length <= _SMALL_BODY:
         # Small bodies: one write of headers and body instead of a streamed exchange.
-        with map_errors():
-            body = await upstream.read()
+        body = await upstream.read()
         small = web.Response(status=upstream.status, body=body)
         for name, value in headers:
             small.headers.add(name, value)
@@ -209,12 +206,12 @@ async def _relay(
     sent = 0
     cap = services.settings.upstream.max_body_bytes
     try:
-        async for chunk in upstream.content.iter_chunked(_CHUNK):
+        async for chunk in upstream.iter_chunks(_CHUNK):
             sent += len(chunk)
             if sent > cap:
                 raise ConnectionAbortedError("upstream body over the cap")
             await response.write(chunk)
-    except (TimeoutError, OSError, ConnectionAbortedError) as exc:
+    except (UpstreamError, OSError) as exc:
         # Headers are out: the only truthful signal left is to cut the connection.
         log.warning("stream_aborted", request_id=ex.request_id, error=type(exc).__name__)
         if request.transport is not None:

@@ -1,16 +1,15 @@
 """The one pooled HTTP client toward Zuora.
 
-Foreign errors are translated here, at the boundary: aiohttp's exceptions become
-``UpstreamConnectError`` (the request never left), ``UpstreamTimeout`` or
-``UpstreamProtocolError`` (the outcome of a write is unknown). Redirects are never followed and
-TLS is always verified.
+Foreign errors are translated at the boundary (``boundary.map_errors``): aiohttp's exceptions
+become ``UpstreamConnectError`` (the request never left), ``UpstreamTimeout`` or
+``UpstreamProtocolError`` (the outcome of a write is unknown); a streamed answer is handed on as
+an ``UpstreamStream``. Redirects are never followed and TLS is always verified.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ssl
-from collections.abc import AsyncIterable, Iterator
+from collections.abc import AsyncIterable
 from dataclasses import dataclass
 
 import aiohttp
@@ -18,13 +17,8 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from zproxy.config.model import UpstreamSettings
-from zproxy.errors import (
-    UpstreamBodyTooLarge,
-    UpstreamConnectError,
-    UpstreamError,
-    UpstreamProtocolError,
-    UpstreamTimeout,
-)
+from zproxy.errors import UpstreamBodyTooLarge, UpstreamProtocolError
+from zproxy.upstream.boundary import AiohttpStream, UpstreamStream, map_errors
 
 Body = bytes | AsyncIterable[bytes] | None
 
@@ -34,21 +28,6 @@ class UpstreamResponse:
     status: int
     headers: CIMultiDictProxy[str]
     body: bytes
-
-
-@contextlib.contextmanager
-def map_errors() -> Iterator[None]:
-    """Translate aiohttp/asyncio failures into zproxy's upstream errors."""
-    try:
-        yield
-    except UpstreamError:
-        raise
-    except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError) as exc:
-        raise UpstreamConnectError(type(exc).__name__) from exc
-    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-        raise UpstreamTimeout("Zuora did not answer in time") from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        raise UpstreamProtocolError(type(exc).__name__) from exc
 
 
 class UpstreamClient:
@@ -113,9 +92,9 @@ class UpstreamClient:
 
     async def open_stream(
         self, method: str, raw_path_qs: str, headers: list[tuple[str, str]], body: Body
-    ) -> aiohttp.ClientResponse:
-        """Send and return once the response headers are in; the caller reads ``content``
-        and must ``release()`` the response."""
+    ) -> UpstreamStream:
+        """Send and return once the response headers are in; the caller reads the body and
+        must ``release()`` the stream."""
         with map_errors():
             resp = await self.session.request(
                 method, self.url(raw_path_qs), headers=headers, data=body, allow_redirects=False
@@ -124,7 +103,7 @@ class UpstreamClient:
         if length is not None and length > self.settings.max_body_bytes:
             resp.release()
             raise UpstreamBodyTooLarge("Zuora's response is larger than allowed")
-        return resp
+        return AiohttpStream(resp)
 
 
 async def read_bounded(resp: aiohttp.ClientResponse, limit: int) -> bytes:
@@ -143,4 +122,4 @@ async def read_bounded(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-__all__ = ["UpstreamClient", "UpstreamResponse", "map_errors", "read_bounded"]
+__all__ = ["UpstreamClient", "UpstreamResponse", "UpstreamStream", "map_errors", "read_bounded"]

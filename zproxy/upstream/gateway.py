@@ -22,13 +22,12 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass
 
-import aiohttp
-
 from zproxy.clock import Clock
 from zproxy.errors import UpstreamBodyTooLarge, UpstreamError
 from zproxy.observability.metrics import Metrics
 from zproxy.policy.outcomes import Outcome, classify_outcome
 from zproxy.policy.retry_after import cooldown_after_429, parse_retry_after
+from zproxy.upstream.boundary import UpstreamStream
 from zproxy.upstream.breaker import Breaker, BreakerOpen, BreakerSet, Permit, Rejected
 from zproxy.upstream.client import Body, UpstreamClient, UpstreamResponse
 from zproxy.upstream.limiter import ConcurrencyLimiter, LimiterRejected, Slot
@@ -156,7 +155,7 @@ class Gateway:
             self.metrics.on_upstream(call.route, label, seconds)
 
     @contextlib.asynccontextmanager
-    async def stream(self, call: UpstreamCall, body: Body) -> AsyncIterator[aiohttp.ClientResponse]:
+    async def stream(self, call: UpstreamCall, body: Body) -> AsyncIterator[UpstreamStream]:
         """A streamed exchange: the slot is held until the caller is done with the body. The
         breaker learns the outcome from the status line; a failure of the *client's* request
         body (too slow, too large) is not held against Zuora."""
