@@ -7,6 +7,7 @@ config, never ids, accounts or credentials.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -97,6 +98,12 @@ class Metrics:
         self.redis_errors = Counter(
             "zproxy_redis_errors", "Redis operations that failed", ["op"], registry=r
         )
+        self.upstream_success_false = Counter(
+            "zproxy_upstream_success_false",
+            "Zuora 2xx answers whose JSON body says success: false (declines, validation)",
+            ["route"],
+            registry=r,
+        )
         # Labelled children of the per-request metrics by label values: ``labels()`` takes a
         # lock and builds tuples on every call, a dict lookup does not. Bounded like the
         # metrics themselves (prometheus keeps every child it hands out).
@@ -182,3 +189,14 @@ class Metrics:
 
     def on_redis_error(self, op: str) -> None:
         self.redis_errors.labels(op).inc()
+
+    def on_upstream_success_false(self, route: str) -> None:
+        """Zuora answered 2xx but ``success: false`` (the payment alerts count these)."""
+        self.upstream_success_false.labels(route).inc()
+
+    def declare_routes(self, routes: Iterable[str]) -> None:
+        """Zero children for the configured route names, so ``increase()`` sees the first
+        ``success: false`` (a series born at 1 shows no increase). Idempotent: call again on
+        reload."""
+        for route in routes:
+            self.upstream_success_false.labels(route)
