@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
 from zproxy.admin.api import routes as admin_routes
 from zproxy.admin.app import build_admin_app
@@ -34,6 +34,7 @@ from zproxy.policy.keys import Hasher
 from zproxy.queue.redis_queue import RedisWriteQueue, queue_redis_client
 from zproxy.queue.service import WriteService, load_cipher
 from zproxy.store.coalesce import Coalescer, RedisLock
+from zproxy.store.connect import redis_client
 from zproxy.store.embedded import RedisServer
 from zproxy.store.principals import PrincipalStore
 from zproxy.store.redis import RedisCacheStore
@@ -67,16 +68,15 @@ async def redis_connection(settings: Settings) -> AsyncIterator[tuple[Redis, str
         url = embedded.url
         log.info("embedded_redis_started", binary=embedded.binary, socket=str(embedded.socket_path))
     timeout = settings.redis.socket_timeout
-    # Blocking pool: under load callers wait briefly for a connection instead of failing.
-    pool = BlockingConnectionPool.from_url(
+    # Blocking pool: under load callers wait briefly for a connection instead of failing;
+    # a command on a connection a Redis restart left dead is retried once on a fresh one.
+    client = redis_client(
         url,
-        max_connections=256,
-        timeout=timeout,
         socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        health_check_interval=10,
+        connect_timeout=timeout,
+        max_connections=256,
+        pool_wait=timeout,
     )
-    client = Redis(connection_pool=pool)
     watcher = asyncio.create_task(_keep_running(embedded)) if embedded is not None else None
     try:
         yield client, url

@@ -9,8 +9,9 @@ durability check runs at ``init`` and again every ``recheck_seconds`` (every sec
 fails) — never per write. Unconfirmed enqueues raise ``NotDurable`` and are rolled back best
 effort (a 503 must not turn into a replay); Redis failures raise ``StoreUnavailable``.
 
-Use a client without automatic retries (``queue_redis_client``): a retried write can't be
-proved to have happened once. Dedupe protects enqueue anyway, but we are explicit.
+Use ``queue_redis_client``: it retries a command once on a fresh connection. That is safe
+here: enqueue is deduped on its idempotency key, outcome scripts are fenced by the claim's
+token, and ``FINISH`` answers 1 again to the claim that already finished the write.
 """
 
 from __future__ import annotations
@@ -42,12 +43,12 @@ from zproxy.queue.model import (
 )
 from zproxy.queue.redact import redact_text
 from zproxy.queue.redis_support import command, fsync_always, queue_redis_client
-from zproxy.queue.redis_support import mapped_errors as _mapped
 from zproxy.queue.redis_support import opt_float as _opt_float
 from zproxy.queue.redis_support import sha_hex as _hash
 from zproxy.queue.redis_support import text as _s
 from zproxy.queue.redis_support import waitaof_confirmed as _confirmed
 from zproxy.queue.store import IdempotencyMismatch
+from zproxy.store._errors import mapped
 
 __all__ = ["RedisWriteQueue", "command", "queue_redis_client"]
 
@@ -108,7 +109,7 @@ class RedisWriteQueue:
 
     async def check_durability(self) -> DurabilityStatus:
         try:
-            async with _mapped():
+            with mapped("queue"):
                 self._status = await check_durability(self._r)
         except StoreUnavailable as exc:
             self._status = DurabilityStatus(False, str(exc), "none")
@@ -147,7 +148,7 @@ class RedisWriteQueue:
             self._dedupe_ttl,
         ]
         try:
-            async with _mapped():
+            with mapped("queue"):
                 replies = await self._enqueue_round_trip(idem, args, status.mode == "waitaof")
         except StoreUnavailable:
             # The script may have run before the connection failed: a 503 must not be replayed.
@@ -195,7 +196,7 @@ class RedisWriteQueue:
     # ---- reads ---------------------------------------------------------------------------------
 
     async def get(self, write_id: str) -> WriteRecord | None:
-        async with _mapped():
+        with mapped("queue"):
             raw: Any = await self._r.hgetall(f"{self._p}w:{write_id}")
         return self._record(raw) if raw else None
 
@@ -218,7 +219,7 @@ class RedisWriteQueue:
         )
 
     async def _records(self, ids: Sequence[str]) -> builtins.list[WriteRecord]:
-        async with _mapped():
+        with mapped("queue"):
             pipe = self._r.pipeline(transaction=False)
             for write_id in ids:
                 pipe.hgetall(f"{self._p}w:{write_id}")
@@ -228,7 +229,7 @@ class RedisWriteQueue:
     async def list(self, state: WriteState, limit: int = 100) -> Sequence[WriteRecord]:
         if state in ("dead", "applied"):
             index = self._p + state
-            async with _mapped():
+            with mapped("queue"):
                 if state == "dead":
                     ids = await self._r.zrange(index, 0, limit - 1)
                 else:
@@ -237,7 +238,7 @@ class RedisWriteQueue:
         found: list[WriteRecord] = []
         start = "-"
         while len(found) < limit:
-            async with _mapped():
+            with mapped("queue"):
                 entries: Any = await self._r.xrange(self._p + "log", start, "+", count=200)
             page = [e for e in entries if _s(e[0]) != start]
             if not page:
@@ -248,11 +249,11 @@ class RedisWriteQueue:
         return found[:limit]
 
     async def depth(self) -> int:
-        async with _mapped():
+        with mapped("queue"):
             return int(await self._r.xlen(self._p + "log"))
 
     async def oldest_accepted_at(self) -> float | None:
-        async with _mapped():
+        with mapped("queue"):
             first: Any = await self._r.xrange(self._p + "log", "-", "+", count=1)
             if not first:
                 return None
@@ -261,7 +262,7 @@ class RedisWriteQueue:
         return _opt_float(requeued) or _opt_float(accepted)
 
     async def dead_count(self) -> int:
-        async with _mapped():
+        with mapped("queue"):
             index = self._p + "dead"
             # Dead writes past retention have expired; forget their index entries.
             cutoff = self._clock.time() - self._dead_retention
@@ -270,13 +271,13 @@ class RedisWriteQueue:
 
     async def pending_order_hashes(self, limit: int = 100_000) -> set[str]:
         """Hashes of the order keys whose line is not empty (see ``queue.pending``)."""
-        async with _mapped():
+        with mapped("queue"):
             members = await self._r.zrange(self._p + "ready", 0, limit - 1)
         return {_s(m) for m in members}
 
     async def line_length(self, order_key: str) -> int:
         """Writes waiting (queued or replaying) under ``order_key``."""
-        async with _mapped():
+        with mapped("queue"):
             return int(await self._r.llen(f"{self._p}k:{_hash(order_key)}"))
 
     # ---- replay -----------------------------------------------------------------------------
@@ -292,7 +293,7 @@ class RedisWriteQueue:
             max_keys,
             max_keys * 4 + 16,
         ]
-        async with _mapped():
+        with mapped("queue"):
             rows = await self._scripts["CLAIM"](args=[*args, token_base, consumer_id])
         claims: list[Claim] = []
         for head, _okh, token, attempts, data, requeued, sid in rows:
@@ -309,12 +310,12 @@ class RedisWriteQueue:
     async def renew(self, claim: Claim, now: float, lease_seconds: float) -> bool:
         consumer = claim.token.split(":", 1)[0]
         args = [*self._fence(claim), repr(now + lease_seconds), consumer]
-        async with _mapped():
+        with mapped("queue"):
             return int(await self._scripts["RENEW"](args=args)) == 1
 
     async def release(self, claim: Claim, now: float) -> bool:
         args = [*self._fence(claim), repr(now), 0, "", ""]
-        async with _mapped():
+        with mapped("queue"):
             return int(await self._scripts["REQUEUE"](args=args)) == 1
 
     async def mark_retry(
@@ -322,7 +323,7 @@ class RedisWriteQueue:
     ) -> bool:
         status_s = "" if status is None else str(status)
         args = [*self._fence(claim), repr(next_attempt_at), 1, status_s, error[:500]]
-        async with _mapped():
+        with mapped("queue"):
             return int(await self._scripts["REQUEUE"](args=args)) == 1
 
     async def mark_applied(self, claim: Claim, status: int, body: bytes, now: float) -> bool:
@@ -342,7 +343,7 @@ class RedisWriteQueue:
         keep = APPLIED_INDEX_KEEP if applied else 0
         status_s = "" if status is None else str(status)
         args = [*self._fence(claim), state, repr(now), status_s, ubody, reason, retention, keep]
-        async with _mapped():
+        with mapped("queue"):
             return int(await self._scripts["FINISH"](args=args)) == 1
 
     async def reclaim(self, now: float, min_idle_ms: int = 60_000) -> ReclaimReport:
@@ -352,7 +353,7 @@ class RedisWriteQueue:
         requeued: list[str] = []
         missing: list[str] = []
         cursor = "0-0"
-        async with _mapped():
+        with mapped("queue"):
             while True:
                 reply = await command(
                     self._r,
@@ -384,15 +385,15 @@ class RedisWriteQueue:
     # ---- operator ---------------------------------------------------------------------------
 
     async def retry(self, write_id: str, now: float) -> bool:
-        async with _mapped():
+        with mapped("queue"):
             return (
                 int(await self._scripts["OPERATOR_RETRY"](args=[self._p, write_id, repr(now)])) == 1
             )
 
     async def drop(self, write_id: str) -> bool:
-        async with _mapped():
+        with mapped("queue"):
             return int(await self._scripts["DROP"](args=[self._p, write_id])) == 1
 
     async def expedite(self, now: float) -> int:
-        async with _mapped():
+        with mapped("queue"):
             return int(await self._scripts["EXPEDITE"](args=[self._p, repr(now)]))

@@ -12,7 +12,8 @@ this is not Redis Cluster compatible, on purpose: the contract does not rest on 
 - ``P:w:<id>``       hash: ``data`` (encrypted QueuedWrite), ``state``, ``attempts``,
                      ``accepted_at``, ``okh``, ``sid``, ``idem``, ``done_at``, ``status``,
                      ``ubody`` (encrypted, redacted reply), ``dead_reason``, ``next_at``,
-                     ``last_error``, ``requeued_at``.
+                     ``last_error``, ``requeued_at``, ``done_by`` (the token of the claim
+                     that finished it).
 - ``P:idem:<h>``     "<id> <body hash>" for sha256(identity, idempotency key), EX dedupe TTL.
 - ``P:k:<okh>``      list: the line of write ids of one order key (okh = its sha256).
 - ``P:ready``        zset okh -> earliest time its head may be claimed: 0 when ready, the
@@ -117,9 +118,14 @@ return 1
 """
 )
 
-# ARGV: prefix, token, okh, id, state, now, status, ubody, reason, retention, keep
+# ARGV: prefix, token, okh, id, state, now, status, ubody, reason, retention, keep.
+# Idempotent for its claim: sent again (a retry after the reply was lost) it answers 1.
 FINISH = (
-    _HOLDS
+    """
+local done = redis.call('HMGET', ARGV[1] .. 'w:' .. ARGV[4], 'state', 'done_by')
+if done[1] == ARGV[5] and done[2] == ARGV[2] then return 1 end
+"""
+    + _HOLDS
     + """
 local line = P .. 'k:' .. okh
 redis.call('LPOP', line)
@@ -128,7 +134,7 @@ if sid then
   redis.call('XDEL', P .. 'log', sid)
 end
 redis.call('HSET', h, 'state', ARGV[5], 'done_at', ARGV[6], 'status', ARGV[7],
-  'ubody', ARGV[8], 'dead_reason', ARGV[9])
+  'ubody', ARGV[8], 'dead_reason', ARGV[9], 'done_by', ARGV[2])
 redis.call('HDEL', h, 'next_at', 'sid')
 local index = P .. ARGV[5]
 redis.call('ZADD', index, ARGV[6], ARGV[4])

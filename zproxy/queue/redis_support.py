@@ -1,19 +1,15 @@
-"""Small Redis pieces of the queue: its client (no retries, a waiting pool), raw commands,
-and the mapping of redis-py errors to ``StoreUnavailable`` / ``NotDurable``."""
+"""Small Redis pieces of the queue: its client (``zproxy.store.connect``: one retry on a fresh
+connection, a waiting pool), raw commands and reply parsing. Redis errors are mapped by
+``zproxy.store._errors.mapped``, the one mapping."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError, ResponseError
 
-from zproxy.errors import NotDurable, StoreUnavailable
+from zproxy.store.connect import redis_client
 
 
 async def command(client: Any, *args: Any) -> Any:
@@ -29,19 +25,16 @@ def queue_redis_client(
     max_connections: int = 64,
     pool_wait: float = 2.0,
 ) -> aioredis.Redis:
-    """A client for the queue: explicit timeouts, no automatic retries, and a pool that makes
-    a burst of writes wait up to ``pool_wait`` for a connection (redis-py's default pool
-    refuses the 101st concurrent command, which turned a burst of writes into 503s)."""
-    pool = aioredis.BlockingConnectionPool.from_url(
+    """A client for the queue: explicit timeouts, one retry of a command that failed on a
+    dead connection (a Redis restart must not fail an outcome's record), and a pool that
+    makes a burst of writes wait up to ``pool_wait`` for a connection."""
+    return redis_client(
         url,
-        max_connections=max_connections,
-        timeout=pool_wait,
         socket_timeout=socket_timeout,
-        socket_connect_timeout=connect_timeout,
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=30,
+        connect_timeout=connect_timeout,
+        max_connections=max_connections,
+        pool_wait=pool_wait,
     )
-    return aioredis.Redis.from_pool(pool)
 
 
 def sha_hex(*parts: str) -> str:
@@ -75,15 +68,3 @@ def fsync_always(appendonly: Any, appendfsync: Any) -> bool:
 def waitaof_confirmed(reply: Any) -> bool:
     """WAITAOF answers [local fsyncs, replica fsyncs]; we need >= 1 local."""
     return isinstance(reply, list | tuple) and bool(reply) and int(reply[0]) >= 1
-
-
-@contextlib.asynccontextmanager
-async def mapped_errors() -> AsyncIterator[None]:
-    try:
-        yield
-    except ResponseError as exc:
-        if "WAITAOF" in str(exc):
-            raise NotDurable(f"WAITAOF refused: {exc}") from exc
-        raise StoreUnavailable(f"redis refused: {exc}") from exc
-    except RedisError as exc:
-        raise StoreUnavailable(f"redis unavailable: {type(exc).__name__}") from exc

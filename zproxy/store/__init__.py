@@ -8,6 +8,7 @@ upstream call.
 
 Modules: ``cache`` (``CacheEntry``, the ``CacheStore`` protocol), ``codec`` (bytes in Redis),
 ``memory`` (dict store for tests), ``redis`` (the real store), ``principals``, ``coalesce``,
-``embedded`` (the redis-server zproxy starts for itself).
-Redis exceptions become ``zproxy.errors.StoreUnavailable`` here and go no further.
+``embedded`` (the redis-server zproxy starts for itself), ``connect`` (every Redis client zproxy
+builds: one retry on a fresh connection). Redis exceptions become ``zproxy.errors``
+errors in ``_errors.mapped`` (the write queue uses it too) and go no further.
 """
