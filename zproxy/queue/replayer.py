@@ -17,6 +17,10 @@ one outcome per claim, judged by ``zproxy.policy.writes.classify_replay``. Decis
   half-open probe among them) are done, claims it again.
 - ``send`` raising is treated like a connection reset (outcome unknown: retry with the same
   Idempotency-Key, which every stored POST/PATCH carries).
+- An outcome Redis failed to record (Zuora answered, Redis is down or restarting) is recorded
+  again every ``record_retry`` .. ``record_retry_max`` seconds (injected ``sleep``) until Redis
+  is back, while the lease is renewed: the write is never sent twice for want of a record
+  (a PUT carries no Idempotency-Key). Only ``stop()`` gives up on it.
 - The listener hears only outcomes this replayer recorded (``on_applied`` purges cache tags).
 """
 
@@ -97,6 +101,8 @@ class Replayer:
         rng: Uniform | None = None,
         poll_interval: float = 1.0,
         reclaim_interval: float = 60.0,
+        record_retry: float = 0.1,
+        record_retry_max: float = 1.0,
     ) -> None:
         if ":" in consumer_id or not consumer_id:
             raise ValueError("consumer_id must be non-empty and contain no ':'")
@@ -114,6 +120,8 @@ class Replayer:
         self._rng: Uniform = rng or random.Random()
         self._poll = poll_interval
         self._reclaim_every = reclaim_interval
+        self._record_retry = record_retry
+        self._record_retry_max = record_retry_max
         self._paused_until = 0.0
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
@@ -212,22 +220,30 @@ class Replayer:
         now = self._clock.time()
         write = claim.write
         if isinstance(outcome, Applied):
-            if await self._queue.mark_applied(claim, outcome.status, outcome.body, now):
+            applied = outcome
+            if await self._persist(
+                claim, lambda: self._queue.mark_applied(claim, applied.status, applied.body, now)
+            ):
                 await self._tell(self._listener.on_applied(write, outcome.status, outcome.body))
                 return
         elif isinstance(outcome, Retry):
+            retry = outcome
             if outcome.status == 429:
                 self._paused_until = max(self._paused_until, now + outcome.delay)
-            if await self._queue.mark_retry(
-                claim, now + outcome.delay, outcome.status, outcome.reason
+            if await self._persist(
+                claim,
+                lambda: self._queue.mark_retry(
+                    claim, now + retry.delay, retry.status, retry.reason
+                ),
             ):
                 await self._tell(self._listener.on_retried(write, outcome.delay, outcome.reason))
                 return
         elif isinstance(outcome, Dead):
-            recorded = await self._queue.mark_dead(
-                claim, outcome.reason, outcome.status, outcome.body, now
-            )
-            if recorded:
+            dead = outcome
+            if await self._persist(
+                claim,
+                lambda: self._queue.mark_dead(claim, dead.reason, dead.status, dead.body, now),
+            ):
                 await self._tell(
                     self._listener.on_dead(write, outcome.reason, outcome.status, outcome.body)
                 )
@@ -235,6 +251,30 @@ class Replayer:
         else:
             assert_never(outcome)
         log.warning("replay.lease_lost", write_id=claim.write_id, status=result.status)
+
+    async def _persist(self, claim: Claim, mark: Callable[[], Awaitable[bool]]) -> bool:
+        """Record a known outcome, however long Redis takes to come back: the claim keeps its
+        lease meanwhile (renewed), so the write is never sent again. Gives up only on
+        ``stop()`` (the StoreUnavailable propagates: ``replay.outcome_not_recorded``)."""
+        delay = self._record_retry
+        renewer: asyncio.Future[None] | None = None
+        try:
+            while True:
+                try:
+                    return await mark()
+                except StoreUnavailable as exc:
+                    if self._stopping.is_set():
+                        raise
+                    log.warning("replay.record_retry", write_id=claim.write_id, error=str(exc))
+                if renewer is None:
+                    renewer = asyncio.ensure_future(self._keep_lease(claim))
+                await self._sleep(delay)
+                delay = min(delay * 2, self._record_retry_max)
+        finally:
+            if renewer is not None:
+                renewer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewer
 
     async def _tell(self, call: Awaitable[None]) -> None:
         try:
