@@ -23,6 +23,7 @@ from zproxy.edge.services import Services
 from zproxy.edge.writes import handle_write
 from zproxy.errors import ClientError, UpstreamError
 from zproxy.policy.headers import response_headers
+from zproxy.policy.retry_after import render_retry_after
 from zproxy.policy.target import validate_target
 from zproxy.upstream.boundary import UpstreamStream
 from zproxy.upstream.gateway import UpstreamCall
@@ -100,7 +101,7 @@ class ProxyHandler:
             exc.code,
             messages.get(exc.status, "Upstream failed"),
             ex.request_id,
-            headers={"Retry-After": str(max(1, int(retry_after + 0.999)))},
+            headers={"Retry-After": render_retry_after(retry_after)},
         )
 
     def finish(self, ex: Exchange, status: int) -> None:

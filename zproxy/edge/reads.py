@@ -24,6 +24,7 @@ from zproxy.errors import StoreUnavailable, UpstreamBodyTooLarge, UpstreamError
 from zproxy.policy import reads as rp
 from zproxy.policy.headers import response_headers
 from zproxy.policy.keys import cache_key
+from zproxy.policy.retry_after import render_retry_after
 from zproxy.policy.routes import ReadPolicy, render_tags
 from zproxy.store.cache import CacheEntry, entry_headers
 from zproxy.upstream.gateway import UpstreamCall
@@ -176,13 +177,12 @@ def _from_entry(ctx: ReadContext, action: rp.CacheOutcome, age: float) -> web.Re
 
 def _unavailable(ctx: ReadContext, action: rp.CacheOutcome, retry_after: float) -> web.Response:
     _status_header(ctx, rp.cache_status(action))
-    seconds = str(max(1, int(retry_after + 0.999)))
     return error_response(
         503,
         "ZPROXY_UPSTREAM_UNAVAILABLE",
         "Zuora is unavailable and no cached answer can be served",
         ctx.ex.request_id,
-        headers={"Retry-After": seconds},
+        headers={"Retry-After": render_retry_after(retry_after)},
     )
 
 
@@ -303,7 +303,7 @@ _FAILURE_MESSAGES = {
 
 def _retry_after_seconds(ctx: ReadContext, exc: UpstreamError | None) -> str:
     seconds = getattr(exc, "retry_after", None) or ctx.s.gateway.breaker(ctx.group).retry_after()
-    return str(max(1, int((seconds or _DEFAULT_RETRY_AFTER) + 0.999)))
+    return render_retry_after(seconds or _DEFAULT_RETRY_AFTER)
 
 
 def _revalidate_in_background(ctx: ReadContext) -> None:

@@ -1,4 +1,5 @@
-"""Parse an HTTP ``Retry-After`` value (RFC 9110 10.2.3): delay-seconds or an HTTP-date.
+"""HTTP ``Retry-After`` (RFC 9110 10.2.3): parse delay-seconds or an HTTP-date, and render the
+value zproxy sends.
 
 Pure: ``now`` (wall-clock epoch seconds) is an input.
 """
@@ -11,6 +12,12 @@ from collections.abc import Mapping
 
 #: Anything longer is treated as this; a misbehaving upstream must not park us for days.
 MAX_RETRY_AFTER = 3600.0
+
+
+def render_retry_after(seconds: float) -> str:
+    """The ``Retry-After`` value for a wait of ``seconds``: whole seconds, rounded up, at least
+    1 (a client told 0 would come back at once)."""
+    return str(max(1, int(seconds + 0.999)))
 
 
 def parse_retry_after(value: str, now: float) -> float | None:
