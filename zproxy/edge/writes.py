@@ -1,5 +1,8 @@
-"""The write path: forward while Zuora answers; queue durably (202) when the route allows it and
-Zuora is unavailable; otherwise a truthful 503 (never sent) or 504 (outcome unknown).
+"""The write path of write routes: read the body -> ``decide_write`` -> execute the action.
+
+Forward while Zuora answers; queue durably (202) when the route allows it and Zuora is
+unavailable; otherwise a truthful 503 (never sent) or 504 (outcome unknown). The decisions are
+``zproxy.policy.writes``'; this module only executes them (``_execute``, one ``match``).
 
 zproxy adds an ``Idempotency-Key`` to every POST/PATCH that lacks one, so an ambiguous failure
 can be replayed later without applying the write twice.
@@ -9,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import dataclass
+from typing import assert_never
 
 import orjson
 from aiohttp import web
@@ -25,6 +30,7 @@ from zproxy.policy.routes import WritePolicy, render_tags
 from zproxy.queue.model import QueuedWrite, new_idempotency_key, new_write_id
 from zproxy.queue.store import IdempotencyMismatch
 from zproxy.store.cache import soft_purge
+from zproxy.upstream.client import UpstreamResponse
 from zproxy.upstream.gateway import UpstreamCall
 
 KEYED_METHODS = frozenset({"POST", "PATCH"})
@@ -58,63 +64,124 @@ def _json(body: bytes) -> object:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class WriteContext:
+    """One write at the edge: what every action needs, read once."""
+
+    s: Services
+    ex: Exchange
+    policy: WritePolicy
+    group: str
+    body: bytes
+    #: The headers sent upstream (or stored): with zproxy's Idempotency-Key when it added one.
+    headers: tuple[tuple[str, str], ...]
+    key: str | None
+    prefer: bool
+    card: bool
+
+    def upstream_call(self) -> UpstreamCall:
+        assert self.ex.match is not None
+        route = self.ex.match.route
+        method = self.ex.request.method
+        return UpstreamCall(
+            route.name,
+            self.group,
+            route.pool,
+            method,
+            self.ex.path_qs,
+            list(self.headers),
+            self.body,
+        )
+
+
 async def handle_write(s: Services, ex: Exchange) -> web.StreamResponse:
+    ctx = await _context(s, ex)
+    action = wp.decide_write(
+        ctx.policy,
+        breaker_open=s.gateway.is_open(ctx.group),
+        prefer_async=ctx.prefer,
+        card_data=ctx.card,
+        behind_queued=_behind_queued(s, ctx.policy, ex, ctx.body),
+    )
+    return await _execute(ctx, action)
+
+
+async def _context(s: Services, ex: Exchange) -> WriteContext:
     assert ex.match is not None
-    assert ex.match.route.write is not None
     route, policy = ex.match.route, ex.match.route.write
+    assert policy is not None
     request = ex.request
-    method = request.method
     body = await read_body(
         request, s.settings.server.max_request_body, s.settings.server.body_read_timeout
     )
-    client_key = request.headers.get("Idempotency-Key")
-    if client_key is not None and not _KEY_OK.match(client_key):
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not _KEY_OK.match(key):
         raise ClientError(
             400,
             "ZPROXY_BAD_IDEMPOTENCY_KEY",
             "Idempotency-Key must be 1-255 printable ASCII characters",
         )
     headers = ex.forward_headers(drop_accept_encoding=True)
-    key = client_key
-    if method in KEYED_METHODS and key is None:
+    if request.method in KEYED_METHODS and key is None:
         key = new_idempotency_key()
         headers.append(("Idempotency-Key", key))
-    prefer = prefers_async(request)
-    card = has_card_data(body)
-    group = route.breaker_group(method)
-    decision = wp.decide_write(
+    return WriteContext(
+        s,
+        ex,
         policy,
-        breaker_open=s.gateway.is_open(group),
-        prefer_async=prefer,
-        card_data=card,
-        behind_queued=_behind_queued(s, policy, ex, body),
+        route.breaker_group(request.method),
+        body,
+        tuple(headers),
+        key,
+        prefers_async(request),
+        has_card_data(body),
     )
-    if isinstance(decision, wp.Reject):
-        return _refuse(ex, s.gateway.breaker(group).retry_after(), key, decision.reason)
-    if isinstance(decision, wp.Queue):
-        return await _enqueue(s, ex, policy, headers, body, key)
-    call = UpstreamCall(route.name, group, route.pool, method, ex.path_qs, headers, body)
+
+
+async def _execute(ctx: WriteContext, action: wp.WriteAction) -> web.StreamResponse:
+    match action:
+        case wp.Forward():
+            return await _forward(ctx)
+        case wp.Queue():
+            return await _enqueue(ctx)
+        case wp.Reject(reason=reason):
+            return _refuse(ctx, reason)
+        case wp.Reject503():
+            return _refuse(ctx, "not queueable")
+        case wp.Unknown504():
+            return _unknown(ctx)
+        case _:
+            assert_never(action)
+
+
+async def _forward(ctx: WriteContext) -> web.StreamResponse:
+    method = ctx.ex.request.method
     try:
-        resp = await s.gateway.send(call)
+        resp = await ctx.s.gateway.send(ctx.upstream_call())
     except UpstreamError as exc:
         after = wp.on_forward_failure(
-            policy, method, error_never_sent=exc.never_sent, prefer_async=prefer, card_data=card
+            ctx.policy,
+            method,
+            error_never_sent=exc.never_sent,
+            prefer_async=ctx.prefer,
+            card_data=ctx.card,
         )
-        if isinstance(after, wp.Queue):
-            return await _enqueue(s, ex, policy, headers, body, key)
-        if isinstance(after, wp.Unknown504) and not exc.never_sent:
-            return _unknown(ex, key)
-        if isinstance(after, wp.Reject503):
-            return _refuse(ex, s.gateway.breaker(group).retry_after(), key, "not queueable")
-        raise
-    ex.upstream_status = resp.status
-    later = wp.on_upstream_status(policy, method, resp.status, prefer_async=prefer, card_data=card)
+        return await _execute(ctx, after)
+    ctx.ex.upstream_status = resp.status
+    later = wp.on_upstream_status(
+        ctx.policy, method, resp.status, prefer_async=ctx.prefer, card_data=ctx.card
+    )
     if later is not None:
-        return await _enqueue(s, ex, policy, headers, body, key)
+        return await _execute(ctx, later)
+    return await _relay(ctx, resp)
+
+
+async def _relay(ctx: WriteContext, resp: UpstreamResponse) -> web.Response:
+    """Zuora's answer as it came, after its side effects on the cache and identities."""
     if 200 <= resp.status < 300:
-        await _after_success(s, ex, policy, body, resp.body)
+        await _after_success(ctx.s, ctx.ex, ctx.policy, ctx.body, resp.body)
     elif resp.status in (401, 403):
-        await s.identities.refused(request.headers)
+        await ctx.s.identities.refused(ctx.ex.request.headers)
     out = web.Response(status=resp.status, body=resp.body)
     for name, value in response_headers(resp.headers.items()):
         out.headers.add(name, value)
@@ -154,55 +221,37 @@ async def _after_success(
         await soft_purge(s.cache, tags, s.metrics.on_redis_error)
 
 
-def _refuse(ex: Exchange, retry_after: float, key: str | None, reason: str) -> web.Response:
+def _refuse(ctx: WriteContext, reason: str) -> web.Response:
+    retry_after = ctx.s.gateway.breaker(ctx.group).retry_after()
     return error_response(
         503,
         "ZPROXY_UPSTREAM_UNAVAILABLE",
         f"Zuora is unavailable and this write cannot be queued ({reason})",
-        ex.request_id,
+        ctx.ex.request_id,
         headers={"Retry-After": str(max(1, int(retry_after + 0.999)))},
         queued=False,
-        idempotencyKey=key,
+        idempotencyKey=ctx.key,
     )
 
 
-def _unknown(ex: Exchange, key: str | None) -> web.Response:
+def _unknown(ctx: WriteContext) -> web.Response:
+    key = ctx.key
     message = "Zuora did not confirm the outcome of this write; it may have been applied. " + (
         "Retry with the same Idempotency-Key." if key else "Check before retrying."
     )
-    return error_response(504, "ZPROXY_OUTCOME_UNKNOWN", message, ex.request_id, idempotencyKey=key)
+    return error_response(
+        504, "ZPROXY_OUTCOME_UNKNOWN", message, ctx.ex.request_id, idempotencyKey=key
+    )
 
 
-async def _enqueue(
-    s: Services,
-    ex: Exchange,
-    policy: WritePolicy,
-    headers: list[tuple[str, str]],
-    body: bytes,
-    key: str | None,
-) -> web.Response:
+async def _enqueue(ctx: WriteContext) -> web.Response:
+    s, ex = ctx.s, ctx.ex
     writes = s.writes
     caller: Caller | None = await s.identities.caller(ex.request.headers)
     if writes is None or caller is None:
         why = "no credentials" if caller is None else "queueing is disabled"
-        return _not_queued(ex, key, why)
-    assert ex.match is not None
-    order_key = order_key_of(policy, ex, body)
-    now = s.clock.time()
-    write_id = new_write_id(now)
-    write = QueuedWrite.create(
-        method=ex.request.method,
-        path=ex.path_qs,
-        headers=tuple(headers),
-        body=body,
-        identity=caller.identity.principal,
-        # Without an order key (e.g. a body field is missing) the write is its own line.
-        order_key=order_key or "write:" + write_id,
-        route=ex.match.route.name,
-        accepted_at=now,
-        idempotency_key=key,
-        write_id=write_id,
-    )
+        return _not_queued(ex, ctx.key, why)
+    write = _queued_write(ctx, caller, s.clock.time())
     try:
         async with asyncio.timeout(s.settings.queue.durability_timeout_ms / 1000 + 1):
             result = await writes.enqueue(write)
@@ -217,19 +266,43 @@ async def _enqueue(
     except (NotDurable, StoreUnavailable, TimeoutError):
         s.metrics.on_write_refused(ex.route_name)
         return _not_queued(ex, write.idempotency_key, "durable storage is unavailable")
-    status_url = f"/_zproxy/writes/{result.write_id}"
+    return _accepted(ex, result.write_id, write.idempotency_key)
+
+
+def _queued_write(ctx: WriteContext, caller: Caller, now: float) -> QueuedWrite:
+    ex = ctx.ex
+    assert ex.match is not None
+    order_key = order_key_of(ctx.policy, ex, ctx.body)
+    write_id = new_write_id(now)
+    return QueuedWrite.create(
+        method=ex.request.method,
+        path=ex.path_qs,
+        headers=ctx.headers,
+        body=ctx.body,
+        identity=caller.identity.principal,
+        # Without an order key (e.g. a body field is missing) the write is its own line.
+        order_key=order_key or "write:" + write_id,
+        route=ex.match.route.name,
+        accepted_at=now,
+        idempotency_key=ctx.key,
+        write_id=write_id,
+    )
+
+
+def _accepted(ex: Exchange, write_id: str, key: str | None) -> web.Response:
+    """CONTRACT §2: 202 with Location, Preference-Applied and the write's status URL."""
+    status_url = f"/_zproxy/writes/{write_id}"
     ex.extra_headers["Preference-Applied"] = "respond-async"
+    body = {
+        "success": True,
+        "queued": True,
+        "writeId": write_id,
+        "idempotencyKey": key,
+        "statusUrl": status_url,
+    }
     return web.Response(
         status=202,
-        body=orjson.dumps(
-            {
-                "success": True,
-                "queued": True,
-                "writeId": result.write_id,
-                "idempotencyKey": write.idempotency_key,
-                "statusUrl": status_url,
-            }
-        ),
+        body=orjson.dumps(body),
         content_type="application/json",
         headers={"Location": status_url},
     )

@@ -80,6 +80,10 @@ class Unknown504:
     """The write may or may not have been applied: 504, outcome unknown."""
 
 
+#: Everything a live write can come to; the edge executes it in one ``match``.
+WriteAction = Forward | Queue | Reject | Reject503 | Unknown504
+
+
 def _queueable(policy: WritePolicy | None, prefer_async: bool, card_data: bool) -> Reject | None:
     if card_data:
         return Reject("card_data")
