@@ -18,8 +18,8 @@ from tests.e2e_writes.helpers import (
     put_account,
     set_breaker,
 )
-from tests.queue.helpers import KEY, T0, make_write
 from tests.support import zproxy_stack
+from tests.support.queue import KEY, T0, make_write
 from zproxy.queue.crypto import Cipher
 from zproxy.queue.pending import PendingKeys, order_key_hash
 from zproxy.queue.redis_queue import RedisWriteQueue, queue_redis_client

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.queue.helpers import T0, make_write
+from tests.support.queue import T0, make_write
 from zproxy.clock import FakeClock
 from zproxy.policy import writes as wp
 from zproxy.policy.routes import WritePolicy

@@ -6,7 +6,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.integration.echo_upstream import EchoState, running_echo
+from tests.support.echo_upstream import EchoState, running_echo
 from zproxy.testing.proxy_process import ZproxyProcess
 
 TEST_CONFIG = """

@@ -12,7 +12,7 @@ import orjson
 import pytest
 from yarl import URL
 
-from tests.integration.echo_upstream import EchoState
+from tests.support.echo_upstream import EchoState
 from zproxy.testing.proxy_process import ZproxyProcess
 
 pytestmark = pytest.mark.slow

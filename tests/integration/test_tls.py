@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.integration.echo_upstream import EchoState
+from tests.support.echo_upstream import EchoState
 from zproxy.testing.proxy_process import ZproxyProcess
 
 

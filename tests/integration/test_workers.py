@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.integration.echo_upstream import EchoState
+from tests.support.echo_upstream import EchoState
 from zproxy.testing.proxy_process import ZproxyProcess
 
 pytestmark = pytest.mark.slow

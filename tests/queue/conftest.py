@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.queue.helpers import KEY, T0
+from tests.support.queue import KEY, T0
 from zproxy.clock import FakeClock
 from zproxy.queue.crypto import Cipher
 from zproxy.queue.redis_queue import RedisWriteQueue, queue_redis_client

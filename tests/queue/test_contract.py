@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.queue.helpers import T0, make_write
+from tests.support.queue import T0, make_write
 from zproxy.queue.store import IdempotencyMismatch, WriteQueue
 
 LEASE = 30.0

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from tests.queue.helpers import KEY, T0, make_write
+from tests.support.queue import KEY, T0, make_write
 from zproxy.errors import ConfigError
 from zproxy.queue.crypto import Cipher, DecryptError
 from zproxy.queue.model import (

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from tests.queue.helpers import KEY, T0, make_write
+from tests.support.queue import KEY, T0, make_write
 from zproxy.clock import FakeClock
 from zproxy.errors import NotDurable, StoreUnavailable
 from zproxy.queue.crypto import Cipher

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from tests.queue.helpers import KEY, T0
+from tests.support.queue import KEY, T0
 from zproxy.clock import FakeClock
 from zproxy.policy.writes import ReplayResult
 from zproxy.queue.crypto import Cipher

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.queue.helpers import KEY, T0, make_write
+from tests.support.queue import KEY, T0, make_write
 from zproxy.clock import FakeClock, SystemClock
 from zproxy.policy.writes import ReplayResult
 from zproxy.queue.crypto import Cipher

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from tests.queue.helpers import make_write
+from tests.support.queue import make_write
 from zproxy.clock import FakeClock
 from zproxy.policy.writes import ReplayResult
 from zproxy.queue.model import IDEMPOTENCY_HEADER, QueuedWrite

@@ -24,7 +24,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from tests.queue.helpers import KEY, T0, make_write
+from tests.support.queue import KEY, T0, make_write
 from zproxy.clock import FakeClock
 from zproxy.queue.crypto import Cipher
 from zproxy.queue.model import Claim, ReclaimReport

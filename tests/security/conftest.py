@@ -10,8 +10,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.integration.echo_upstream import EchoState, running_echo
 from tests.support import QUEUE_KEY, write_config
+from tests.support.echo_upstream import EchoState, running_echo
 from zproxy.testing.proxy_process import ZproxyProcess
 
 StartZproxy = Callable[..., Awaitable[ZproxyProcess]]

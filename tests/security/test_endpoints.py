@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import aiohttp
 
-from tests.integration.echo_upstream import EchoState
 from tests.security.conftest import StartZproxy
 from tests.security.helpers import ADMIN, call, raw_exchange
+from tests.support.echo_upstream import EchoState
 from zproxy.edge.responses import same_secret
 
 

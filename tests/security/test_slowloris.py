@@ -8,8 +8,8 @@ import asyncio
 
 import aiohttp
 
-from tests.integration.echo_upstream import EchoState
 from tests.security.conftest import StartZproxy
+from tests.support.echo_upstream import EchoState
 
 KEEPALIVE = 1.5
 #: The drip would take this many seconds; the guard must cut it long before.

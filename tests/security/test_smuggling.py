@@ -9,9 +9,9 @@ import re
 
 import pytest
 
-from tests.integration.echo_upstream import EchoState
 from tests.security.conftest import StartZproxy
 from tests.security.helpers import raw_exchange
+from tests.support.echo_upstream import EchoState
 
 _STATUS_LINE = re.compile(rb"(?:^|\r\n)HTTP/1\.[01] \d{3} ")
 #: A complete second request hidden behind the first one's body, if a parser is fooled.

@@ -9,9 +9,9 @@ from typing import Any
 
 import aiohttp
 
-from tests.integration.echo_upstream import EchoState
 from tests.security.conftest import StartZproxy
 from tests.security.helpers import Reply, call, raw_exchange
+from tests.support.echo_upstream import EchoState
 
 AUTH = {"Authorization": "Bearer tok-unkeyed-0001"}
 POISON = {

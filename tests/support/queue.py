@@ -1,4 +1,4 @@
-"""Helpers shared by the queue tests."""
+"""Queued writes for tests: a Fernet key, the FakeClock start and a QueuedWrite factory."""
 
 from __future__ import annotations
 

@@ -1,9 +1,8 @@
-"""End-to-end helpers shared by test packages: the fake Zuora in the test's loop and real
-zproxy processes in front of it, configured from the shipped config plus overrides."""
+"""Launching zproxy for tests: real zproxy processes configured from the shipped config plus
+overrides, alone (``launch``) or behind the fake Zuora in the test's loop (``zproxy_stack``)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,9 +14,13 @@ from zproxy.scenarios.settings import merge
 from zproxy.testing.fake_zuora import RunningFakeZuora, running_fake_zuora
 from zproxy.testing.proxy_process import ZproxyProcess
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_CONFIG = ROOT / "config" / "zproxy.yaml"
 QUEUE_KEY = "kQ6m0uYy0dJ0m3a0X1oP8zNQ0kQ2b3Y4c5d6e7f8g9A="  # a test Fernet key
+CACHE_SECRET = "test-cache-secret-0123456789"
+
+#: ``await start_zproxy(...)``: the factory fixture of tests that launch their own processes.
+StartZproxy = Callable[..., Awaitable[ZproxyProcess]]
 
 #: Short timeouts so outage tests finish quickly; no long sleeps anywhere.
 FAST = {
@@ -44,6 +47,37 @@ def write_config(
     return path
 
 
+def launch(
+    tmp_path: Path,
+    upstream: str,
+    redis_url: str,
+    *,
+    name: str = "zp",
+    config: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    pure_python: bool = False,
+    test_keys: bool = True,
+) -> ZproxyProcess:
+    """A zproxy process (not started yet) in front of ``upstream``, with data in
+    ``tmp_path/name``, the test queue key and cache secret in its environment (unless
+    ``test_keys`` is false) plus ``env``, and ``config`` (default: the shipped config plus FAST and
+    ``overrides``, written next to it). ``pure_python`` turns off aiohttp's C parser."""
+    if config is None:
+        config = write_config(tmp_path / f"{name}.yaml", overrides)
+    keys = {"ZPROXY_QUEUE_KEY": QUEUE_KEY, "ZPROXY_CACHE_SECRET": CACHE_SECRET} if test_keys else {}
+    full_env = {**keys, **(env or {})}
+    if pure_python:
+        full_env["AIOHTTP_NO_EXTENSIONS"] = "1"
+    return ZproxyProcess(
+        upstream=upstream,
+        redis_url=redis_url,
+        data_dir=tmp_path / name,
+        config=config,
+        env=full_env,
+    )
+
+
 @asynccontextmanager
 async def zproxy_stack(
     tmp_path: Path,
@@ -58,20 +92,9 @@ async def zproxy_stack(
     """The fake Zuora (in this event loop) and ``processes`` zproxy processes sharing one
     real Redis. Everything is stopped on exit."""
     config = write_config(tmp_path / "zproxy.yaml", overrides, route_overrides=route_overrides)
-    full_env = {
-        "ZPROXY_QUEUE_KEY": QUEUE_KEY,
-        "ZPROXY_CACHE_SECRET": "test-cache-secret-0123456789",
-    }
-    full_env.update(env or {})
     async with running_fake_zuora(**dict(fake_kwargs or {})) as fz:
         procs = [
-            ZproxyProcess(
-                upstream=fz.url,
-                redis_url=redis_url,
-                data_dir=tmp_path / f"zp{i}",
-                config=config,
-                env=full_env,
-            )
+            launch(tmp_path, fz.url, redis_url, name=f"zp{i}", config=config, env=env)
             for i in range(processes)
         ]
         try:
@@ -83,13 +106,15 @@ async def zproxy_stack(
                 proc.kill()
 
 
-async def eventually(
-    check: Callable[[], Awaitable[bool]], *, timeout: float = 30.0, every: float = 0.1
-) -> None:
-    """Poll ``check`` until it is true; fail after a generous bound (no timing assertion)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(every)
+def restart(procs: list[ZproxyProcess], old: ZproxyProcess) -> ZproxyProcess:
+    """A new zproxy on ``old``'s data dir, Redis, config and environment (new ports); added to
+    ``procs`` so the stack stops it."""
+    new = ZproxyProcess(
+        upstream=old.upstream,
+        redis_url=old.redis_url,
+        data_dir=old.data_dir,
+        env=old.extra_env,
+        config=old.config,
+    )
+    procs.append(new)
+    return new
