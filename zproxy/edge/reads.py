@@ -7,9 +7,7 @@ workers; a failed fetch falls back to stale-if-error inside its window.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-from dataclasses import dataclass
 from typing import assert_never
 
 import orjson
@@ -17,66 +15,24 @@ import structlog
 from aiohttp import web
 
 from zproxy.edge.exchange import Exchange, read_body
-from zproxy.edge.identity import Caller
+from zproxy.edge.read_upstream import (
+    Fetched,
+    ReadContext,
+    fetch_and_store,
+    read_back,
+    revalidate_in_background,
+)
 from zproxy.edge.responses import error_response
 from zproxy.edge.services import Services
 from zproxy.errors import StoreUnavailable, UpstreamBodyTooLarge, UpstreamError
 from zproxy.policy import reads as rp
-from zproxy.policy.headers import response_headers
 from zproxy.policy.keys import cache_key
 from zproxy.policy.retry_after import render_retry_after
-from zproxy.policy.routes import ReadPolicy, render_tags
-from zproxy.store.cache import CacheEntry, entry_headers
-from zproxy.upstream.gateway import UpstreamCall
+from zproxy.store.cache import CacheEntry
 
 log = structlog.get_logger("zproxy.reads")
 _FAILED_STATUS = frozenset({429, 500, 502, 503, 504})
 _DEFAULT_RETRY_AFTER = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class Fetched:
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-    stored: bool
-    #: Set when the answer was read back from the cache (another worker fetched it).
-    entry: CacheEntry | None = None
-
-
-@dataclass(slots=True)
-class ReadContext:
-    s: Services
-    ex: Exchange
-    policy: ReadPolicy
-    group: str
-    body: bytes | None
-    caller: Caller | None
-    key: str | None
-    entry: CacheEntry | None
-    cache_ok: bool
-    call: UpstreamCall | None = None
-
-    def upstream_call(self) -> UpstreamCall:
-        """The call to Zuora, built once and only when needed (never on a hit)."""
-        if self.call is None:
-            self.call = self._build_call()
-        return self.call
-
-    def _build_call(self) -> UpstreamCall:
-        request = self.ex.request
-        assert self.ex.match is not None
-        route = self.ex.match.route
-        return UpstreamCall(
-            route.name,
-            self.group,
-            route.pool,
-            request.method,
-            self.ex.path_qs,
-            self.ex.forward_headers(drop_accept_encoding=True),
-            self.body,
-            retry_safe=request.method == "GET" or self.policy.retry,
-        )
 
 
 async def handle_read(s: Services, ex: Exchange) -> web.StreamResponse:
@@ -120,7 +76,7 @@ async def _execute(ctx: ReadContext, action: rp.ReadAction) -> web.StreamRespons
         return _from_entry(ctx, action, action.age)
     if isinstance(action, rp.ServeStaleAndRevalidate):
         s.metrics.on_cache(route, "stale")
-        _revalidate_in_background(ctx)
+        revalidate_in_background(ctx)
         return _from_entry(ctx, action, action.age)
     if isinstance(action, rp.ServeStaleIfError):
         s.metrics.on_cache(route, "stale_if_error")
@@ -186,54 +142,15 @@ def _unavailable(ctx: ReadContext, action: rp.CacheOutcome, retry_after: float) 
     )
 
 
-async def _fetch_and_store(ctx: ReadContext, store: bool) -> Fetched:
-    s = ctx.s
-    resp = await s.gateway.send(ctx.upstream_call())
-    ctx.ex.upstream_status = resp.status
-    headers = tuple(response_headers(resp.headers.items()))
-    stored = False
-    if store and ctx.key is not None and _storable(ctx, resp.status, resp.headers, resp.body):
-        assert ctx.ex.match is not None
-        tags = tuple(render_tags(ctx.policy.tags, ctx.ex.match.params))
-        entry = CacheEntry(resp.status, entry_headers(headers), resp.body, s.clock.time(), tags)
-        try:
-            await s.cache.set(ctx.key, entry, ctx.policy.ttl)
-            stored = True
-        except StoreUnavailable:
-            s.metrics.on_redis_error("cache_set")
-    if resp.status in (401, 403):
-        await s.identities.refused(ctx.ex.request.headers)
-    return Fetched(resp.status, headers, resp.body, stored)
-
-
-def _storable(ctx: ReadContext, status: int, headers: object, body: bytes) -> bool:
-    from multidict import CIMultiDictProxy
-
-    assert isinstance(headers, CIMultiDictProxy)
-    if headers.get("Content-Encoding", "identity").lower() != "identity":
-        return False  # we asked for identity; never store an encoding we'd have to replay
-    success = rp.body_success(body, headers.get("Content-Type")) if status == 200 else None
-    return rp.is_storable(status, headers, success, len(body), ctx.s.settings.cache.max_entry_bytes)
-
-
-async def _read_back(ctx: ReadContext) -> Fetched | None:
-    """A waiter's view: the entry another worker stored, if newer than what we held."""
-    assert ctx.key is not None
-    entry = await ctx.s.cache.get(ctx.key)
-    if entry is None or (ctx.entry is not None and entry.stored_at <= ctx.entry.stored_at):
-        return None
-    return Fetched(entry.status, entry.headers, entry.body, True, entry)
-
-
 async def _fetch(ctx: ReadContext, action: rp.Fetch | rp.Bypass) -> web.StreamResponse:
     s = ctx.s
     store = isinstance(action, rp.Fetch) and action.store
     try:
         if ctx.key is None:
-            fetched = await _fetch_and_store(ctx, False)
+            fetched = await fetch_and_store(ctx, False)
         else:
             fetched = await s.coalescer.run(
-                ctx.key, lambda: _fetch_and_store(ctx, store), lambda: _read_back(ctx)
+                ctx.key, lambda: fetch_and_store(ctx, store), lambda: read_back(ctx)
             )
     except UpstreamError as exc:
         return _after_failure(ctx, action, exc, None)
@@ -304,24 +221,3 @@ _FAILURE_MESSAGES = {
 def _retry_after_seconds(ctx: ReadContext, exc: UpstreamError | None) -> str:
     seconds = getattr(exc, "retry_after", None) or ctx.s.gateway.breaker(ctx.group).retry_after()
     return render_retry_after(seconds or _DEFAULT_RETRY_AFTER)
-
-
-def _revalidate_in_background(ctx: ReadContext) -> None:
-    s = ctx.s
-    assert ctx.key is not None
-    key = ctx.key
-    ctx.upstream_call()  # built now, while the client's connection is still there
-
-    async def revalidate() -> None:
-        try:
-            result = await s.coalescer.revalidate_once(key, lambda: _fetch_and_store(ctx, True))
-            if result is not None and result.stored:
-                s.metrics.on_cache(ctx.ex.route_name, "revalidated")
-        except UpstreamError as exc:
-            log.info("revalidation_failed", route=ctx.ex.route_name, error=type(exc).__name__)
-        except Exception:
-            log.exception("revalidation_crashed", route=ctx.ex.route_name)
-
-    task = asyncio.create_task(revalidate())
-    s.background.add(task)
-    task.add_done_callback(s.background.discard)
