@@ -43,6 +43,9 @@ class ServerSettings:
     max_request_body: int = 10 * 1024 * 1024
     keepalive_timeout: float = 15.0
     body_read_timeout: float = 30.0
+    #: The whole request body must have arrived within this (``body_read_timeout`` bounds
+    #: each gap between reads).
+    body_total_timeout: float = 120.0
     shutdown_timeout: float = 10.0
     tls_cert: str | None = None
     tls_key: str | None = None

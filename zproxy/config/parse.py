@@ -134,6 +134,9 @@ def _server(r: Reader, raw: Mapping[str, Any]) -> ServerSettings:
         body_read_timeout=r.number(
             raw, "server", "body_read_timeout", d.body_read_timeout, above=True
         ),
+        body_total_timeout=r.number(
+            raw, "server", "body_total_timeout", d.body_total_timeout, above=True
+        ),
         shutdown_timeout=r.number(raw, "server", "shutdown_timeout", d.shutdown_timeout),
         tls_cert=r.string(raw, "server", "tls_cert", None),
         tls_key=r.string(raw, "server", "tls_key", None),

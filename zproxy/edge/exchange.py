@@ -4,11 +4,13 @@ paths share, and reading its body within the size and time limits."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from zproxy.edge.responses import SERVER
 from zproxy.errors import ClientError
 from zproxy.policy.headers import connection_named, request_headers
 from zproxy.policy.routes import RouteMatch
@@ -16,6 +18,15 @@ from zproxy.policy.routes import RouteMatch
 #: Methods named in metric labels and logs; any other token (the pure-Python parser accepts
 #: every token as a method) is ``OTHER``, so clients cannot grow label sets or plant text.
 _LABELLED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+#: Methods forwarded to Zuora; any other (TRACE, WebDAV's PROPFIND, MKCOL, ...) is a 405.
+ALLOWED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+#: When the request's body must have arrived, whole (``loop.time()``): set by the handler per
+#: request (each request runs in its own task, so its own context), read by the body readers.
+BODY_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "zproxy_body_deadline", default=None
+)
 
 
 def method_label(method: str) -> str:
@@ -35,6 +46,8 @@ class Exchange:
     started: float
     upstream_status: int | None = None
     cache: str | None = None
+    #: The caller's principal (a keyed hash) when the read or write path already computed it.
+    identity: str | None = None
     extra_headers: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -47,7 +60,12 @@ class Exchange:
 
     def forward_headers(self, *, drop_accept_encoding: bool = False) -> list[tuple[str, str]]:
         req = self.request
-        headers = request_headers(req.headers.items(), drop_accept_encoding=drop_accept_encoding)
+        # Header names with '_' are dropped (as nginx does): behind a CGI-style mapping
+        # ``Transfer_Encoding`` and ``Transfer-Encoding`` are one name.
+        headers = request_headers(
+            ((k, v) for k, v in req.headers.items() if "_" not in k),
+            drop_accept_encoding=drop_accept_encoding,
+        )
         headers.append(("X-Forwarded-For", req.remote or ""))
         headers.append(
             (
@@ -63,6 +81,7 @@ class Exchange:
         """``X-Request-Id``, ``Zuora-Track-Id`` and the exchange's extra headers."""
         if response.prepared:
             return
+        response.headers["Server"] = SERVER
         response.headers["X-Request-Id"] = self.request_id
         if self.track_id:
             response.headers["Zuora-Track-Id"] = self.track_id
@@ -90,11 +109,17 @@ def has_body(request: web.BaseRequest) -> bool:
 async def request_body_stream(
     request: web.BaseRequest, limit: int, timeout: float
 ) -> AsyncIterator[bytes]:
-    """The request body as it arrives, bounded in size and in time between chunks."""
+    """The request body as it arrives, bounded in size, in time between chunks (``timeout``)
+    and in total time (``BODY_DEADLINE``, when the handler set one)."""
     size = 0
+    deadline = BODY_DEADLINE.get()
+    loop = asyncio.get_running_loop()
     while True:
+        when = loop.time() + timeout
+        if deadline is not None and deadline < when:
+            when = deadline
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout_at(when):
                 chunk = await request.content.readany()
         except TimeoutError:
             raise ClientError(

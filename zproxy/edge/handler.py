@@ -15,13 +15,22 @@ import aiohttp
 import structlog
 from aiohttp import web
 
-from zproxy.edge.exchange import Exchange, has_body, is_upgrade, method_label, request_body_stream
+from zproxy.edge.exchange import (
+    ALLOWED_METHODS,
+    BODY_DEADLINE,
+    Exchange,
+    has_body,
+    is_upgrade,
+    request_body_stream,
+)
 from zproxy.edge.internal import handle_internal
 from zproxy.edge.reads import handle_read
+from zproxy.edge.request_log import log_request
 from zproxy.edge.responses import error_response, request_id_of, track_id_of
 from zproxy.edge.services import Services
 from zproxy.edge.writes import handle_write
 from zproxy.errors import ClientError, UpstreamError
+from zproxy.observability.metrics import UPSTREAM_SECONDS
 from zproxy.policy.headers import response_headers
 from zproxy.policy.retry_after import render_retry_after
 from zproxy.policy.target import validate_target
@@ -32,6 +41,9 @@ log = structlog.get_logger("zproxy.proxy")
 _CHUNK = 64 * 1024
 _SMALL_BODY = 256 * 1024
 _BAD_FRAMING = "ZPROXY_BAD_REQUEST_FRAMING"
+_UNSUPPORTED_CODING = "ZPROXY_NOT_IMPLEMENTED"
+#: Errors after which the rest of the connection cannot be trusted (framing unknown).
+_CLOSING = frozenset({_BAD_FRAMING, _UNSUPPORTED_CODING})
 
 
 class ProxyHandler:
@@ -60,16 +72,24 @@ class ProxyHandler:
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         started = time.perf_counter()
         ex = Exchange(request, request_id_of(request), track_id_of(request), "", "", None, started)
+        UPSTREAM_SECONDS.set([0.0])
+        server = self.s.settings.server
+        BODY_DEADLINE.set(asyncio.get_running_loop().time() + server.body_total_timeout)
         try:
             check_framing(request)
             ex.path, ex.query = validate_target(request.raw_path)
             ex.match = self.routes.match(request.method, ex.path)
+            await _expect_continue(request, server.max_request_body)
             response = await self.dispatch(ex)
         except ClientError as exc:
             response = error_response(exc.status, exc.code, exc.message, ex.request_id)
-            if exc.code == _BAD_FRAMING:
+            if exc.code in _CLOSING:
                 response.force_close()
+            if exc.status == 405:
+                response.headers["Allow"] = ", ".join(ALLOWED_METHODS)
         except UpstreamError as exc:
+            if _client_gone(request, exc):
+                return self.client_gone(ex)
             response = self.upstream_error(ex, exc)
         except web.HTTPRequestEntityTooLarge:
             response = error_response(
@@ -81,13 +101,31 @@ class ProxyHandler:
         except asyncio.CancelledError:
             self.finish(ex, 499)
             raise
+        except Exception as exc:
+            if _client_gone(request, exc):
+                return self.client_gone(ex)
+            log.error("unhandled_error", request_id=ex.request_id, exc_info=exc)
+            response = error_response(
+                500, "ZPROXY_INTERNAL_ERROR", "zproxy failed to handle the request", ex.request_id
+            )
+            response.force_close()
         if is_upgrade(request):
             response.force_close()
         ex.decorate(response)
         if not response.prepared:
-            await response.prepare(request)
-        self.finish(ex, response.status)
+            try:
+                await response.prepare(request)
+            except ConnectionError:
+                return self.client_gone(ex)
+        self.finish(ex, response.status, response)
         return response
+
+    def client_gone(self, ex: Exchange) -> web.StreamResponse:
+        """The client went away (reset, or closed mid-body): nobody to answer. Logged as a
+        499, aiohttp's error path is told not to answer (``ConnectionError``)."""
+        log.info("client_disconnected", request_id=ex.request_id, route=ex.route_name)
+        self.finish(ex, 499)
+        raise ConnectionResetError("client disconnected")
 
     def upstream_error(self, ex: Exchange, exc: UpstreamError) -> web.Response:
         messages = {
@@ -104,31 +142,59 @@ class ProxyHandler:
             headers={"Retry-After": render_retry_after(retry_after)},
         )
 
-    def finish(self, ex: Exchange, status: int) -> None:
-        seconds = time.perf_counter() - ex.started
-        method = method_label(ex.request.method)
-        self.s.metrics.on_request(ex.route_name, method, status)
-        log.info(
-            "request",
-            method=method,
-            route=ex.route_name,
-            status=status,
-            duration_ms=round(seconds * 1000, 2),
-            upstream_status=ex.upstream_status,
-            cache=ex.cache,
-            request_id=ex.request_id,
-            track_id=ex.track_id,
-        )
+    def finish(self, ex: Exchange, status: int, response: web.StreamResponse | None = None) -> None:
+        log_request(self.s, ex, status, response)
+
+    def report_error(self, request: web.BaseRequest, request_id: str, status: int) -> None:
+        """An answer aiohttp made itself (the request did not parse): logged and counted."""
+        ex = Exchange(request, request_id, None, "", "", None, time.perf_counter())
+        ex.path = "-"
+        log_request(self.s, ex, status, None)
+
+
+async def _expect_continue(request: web.BaseRequest, limit: int) -> None:
+    """RFC 9110 §10.1.1: ``Expect: 100-continue`` is answered with an interim 100 once the
+    request is acceptable, before its body is read; any other expectation is a 417."""
+    expect = request.headers.get("Expect")
+    if expect is None:
+        return
+    if expect.strip().lower() != "100-continue":
+        raise ClientError(417, "ZPROXY_EXPECTATION_FAILED", "Only 100-continue is supported")
+    if request.version != aiohttp.HttpVersion11 or not has_body(request):
+        return
+    if request.content_length is not None and request.content_length > limit:
+        return  # the 413 comes without the body
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+
+def _client_gone(request: web.BaseRequest, exc: BaseException) -> bool:
+    """Whether ``exc`` comes of the client going away: its connection is closed, or its
+    body ended early (reset, or half-closed mid-body: see ``server.eof_received``)."""
+    transport = request.transport
+    if isinstance(exc, ConnectionError) or transport is None or transport.is_closing():
+        return True
+    return isinstance(request.content.exception(), ConnectionError)
 
 
 def check_framing(request: web.BaseRequest) -> None:
     """RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing (a peer
     in front may have read it by Content-Length or to the close). Refuse it, and CONNECT
-    (zproxy opens no tunnels); the connection is closed."""
-    if request.version < aiohttp.HttpVersion11 and "Transfer-Encoding" in request.headers:
+    (zproxy opens no tunnels); the connection is closed. Only HTTP/1.0 and 1.1 are spoken,
+    only the ``chunked`` transfer coding is understood (501 otherwise), and only the
+    methods of ``ALLOWED_METHODS`` are forwarded (405 with ``Allow`` otherwise)."""
+    if request.version not in (aiohttp.HttpVersion10, aiohttp.HttpVersion11):
+        # Answer in HTTP/1.1, not in the version the client claimed (``version`` is reified).
+        request._cache["version"] = aiohttp.HttpVersion11
+        raise ClientError(400, _BAD_FRAMING, "Only HTTP/1.0 and HTTP/1.1 are supported")
+    codings = request.headers.getall("Transfer-Encoding", ())
+    if codings and request.version < aiohttp.HttpVersion11:
         raise ClientError(400, _BAD_FRAMING, "Transfer-Encoding is not allowed in HTTP/1.0")
+    if codings and [c.strip().lower() for c in ",".join(codings).split(",")] != ["chunked"]:
+        raise ClientError(501, _UNSUPPORTED_CODING, "Only the chunked transfer coding is supported")
     if request.method == "CONNECT":
         raise ClientError(400, _BAD_FRAMING, "CONNECT is not supported")
+    if request.method not in ALLOWED_METHODS:
+        raise ClientError(405, "ZPROXY_METHOD_NOT_ALLOWED", "The method is not allowed")
 
 
 async def stream_through(services: Services, ex: Exchange) -> web.StreamResponse:

@@ -50,6 +50,7 @@ async def handle_read(s: Services, ex: Exchange) -> web.StreamResponse:
     caller = await s.identities.caller(request.headers)
     key: str | None = None
     if caller is not None:
+        ex.identity = caller.identity.principal  # for the request log: no second hash
         digest = _body_digest(body) if body is not None else None
         key = cache_key(s.hasher, caller.identity, request.method, ex.path, ex.query, digest)
     entry, cache_ok = await _lookup(s, key)

@@ -12,6 +12,8 @@ from aiohttp import web
 
 from zproxy.errors import zuora_error_body
 
+#: The ``Server`` header of every answer: no versions for a scanner to match.
+SERVER = "zproxy"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 #: Zuora-Track-Id: at most 64 US-ASCII characters, none of : ; " '
 _SAFE_TRACK = re.compile(r"^[\x21-\x7e]{1,64}$")
@@ -55,9 +57,11 @@ def error_response(
     headers: Mapping[str, str] | None = None,
     **extra: object,
 ) -> web.Response:
-    return web.Response(
+    response = web.Response(
         status=status,
         body=zuora_error_body(code, message, request_id, **extra),
         content_type="application/json",
         headers=headers,
     )
+    response.headers["Server"] = SERVER  # not aiohttp's "Python/3.x aiohttp/3.x"
+    return response

@@ -13,19 +13,75 @@ shapes tested in ``tests/security``, but the Python client parser accepts, for i
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import structlog
 from aiohttp import http_parser, web
-from aiohttp.web_protocol import RequestHandler
+from aiohttp.http_exceptions import BadStatusLine
+from aiohttp.streams import EMPTY_PAYLOAD
+from aiohttp.web_protocol import RequestHandler, _ErrInfo
 
 from zproxy.edge.responses import error_response, request_id_of
 
 log = structlog.get_logger("zproxy.http")
+#: A request line as RFC 9112 §3 has it: one space between method, target and version.
+#: llhttp (as aiohttp builds it) also takes runs of spaces there; those are refused.
+_REQUEST_LINE = re.compile(rb"[!-~]+ [^ \r\n]+ HTTP/1\.[01]\r?$")
+
+
+@runtime_checkable
+class ErrorReporter(Protocol):
+    """The proxy handler's side of answers aiohttp makes itself (unparsable requests)."""
+
+    def report_error(self, request: web.BaseRequest, request_id: str, status: int) -> None: ...
 
 
 class _JsonErrorRequestHandler(RequestHandler):
+    _last_payload: Any = None
+
+    async def _handle_request(self, request: web.BaseRequest, *args: Any) -> Any:
+        self._last_payload = request.content
+        return await super()._handle_request(request, *args)
+
+    def data_received(self, data: bytes) -> None:
+        # Between requests (nothing in progress or queued, the last body read to its end) a
+        # chunk starts a request line: check its spacing and version before the lenient
+        # parser sees it.
+        last = self._last_payload
+        if (
+            not self._request_in_progress
+            and not self._messages
+            and not self._close
+            and (last is None or last.is_eof())
+        ):
+            end = data.find(b"\n")
+            if end > 0 and not _REQUEST_LINE.match(data, 0, end):
+                self._refuse(BadStatusLine("request line"))
+                return
+        super().data_received(data)
+
+    def _refuse(self, exc: BadStatusLine) -> None:
+        self._request_count += 1
+        self._messages.append((_ErrInfo(status=400, exc=exc, message="bad line"), EMPTY_PAYLOAD))
+        self._close = True  # nothing after it is parsed; the connection ends with the answer
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def eof_received(self) -> bool | None:  # type: ignore[override]
+        """The client half-closed (``shutdown(SHUT_WR)``): a request it already sent is
+        still answered, then the connection ends. A body cut short by the close fails the
+        request as a disconnected client (it is not forwarded complete)."""
+        request = self._current_request
+        if request is not None and not request.content.is_eof():
+            request.content.set_exception(ConnectionResetError("client closed mid-body"))
+        if self._request_in_progress or self._messages:
+            self._close = True
+            return True  # keep the transport open for the answer
+        return None
+
     def handle_error(
         self,
         request: web.BaseRequest,
@@ -35,6 +91,10 @@ class _JsonErrorRequestHandler(RequestHandler):
     ) -> web.StreamResponse:
         if request.writer.output_size > 0:
             raise ConnectionError("response already started; closing the connection")
+        if isinstance(exc, ConnectionError):
+            # The proxy handler found the client gone (and logged it): nobody to answer.
+            raise ConnectionError("client disconnected") from exc
+        request_id = request_id_of(request)
         if status >= 500 and exc is not None:
             log.error("unhandled_error", status=status, exc_info=exc)
         else:
@@ -44,8 +104,12 @@ class _JsonErrorRequestHandler(RequestHandler):
         else:
             code = "ZPROXY_BAD_REQUEST"
             text = f"The request is not acceptable HTTP ({HTTPStatus(status).phrase})"
-        resp = error_response(status, code, text, request_id_of(request))
+        resp = error_response(status, code, text, request_id)
+        resp.headers["X-Request-Id"] = request_id
         resp.force_close()
+        reporter: Any = self._manager.request_handler if self._manager is not None else None
+        if isinstance(reporter, ErrorReporter):
+            reporter.report_error(request, request_id, status)
         return resp
 
 

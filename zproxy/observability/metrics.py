@@ -6,6 +6,7 @@ config, never ids, accounts or credentials.
 
 from __future__ import annotations
 
+import contextvars
 import os
 from collections.abc import Iterable
 
@@ -13,6 +14,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.multiprocess import MultiProcessCollector
 
 BREAKER_STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
+#: The upstream time of the request being handled: the edge sets a fresh one-element list per
+#: request (its task's own context), ``on_upstream`` adds to it, the request log reads it.
+UPSTREAM_SECONDS: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar(
+    "zproxy_upstream_seconds", default=None
+)
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
@@ -146,6 +152,9 @@ class Metrics:
             child = self._upstream_by[key] = self.upstream_requests.labels(route, outcome)
         child.inc()
         if seconds is not None:
+            spent = UPSTREAM_SECONDS.get()
+            if spent is not None:
+                spent[0] += seconds
             duration = self._duration_by.get(route)
             if duration is None:
                 duration = self._duration_by[route] = self.upstream_duration.labels(route)

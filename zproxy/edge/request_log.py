@@ -1,0 +1,81 @@
+"""The one ``request`` log event and metrics sample per answer on the proxy port (CONTRACT §4
+"Logs"). Hot path: no Redis, and a keyed hash only when the read/write path did not already
+compute the caller's principal."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import structlog
+from aiohttp import web
+
+from zproxy.edge.exchange import Exchange, method_label
+from zproxy.edge.services import Services
+from zproxy.observability.metrics import UPSTREAM_SECONDS
+from zproxy.policy.keys import credential_of, fallback_principal
+
+log = structlog.get_logger("zproxy.proxy")
+#: Query parameters whose values look secret (local rule until ``policy.sensitive`` exists).
+_SECRET_PARAM = re.compile(
+    r"(?i)((?:^|&)[^=&]*(?:token|secret|password|passwd|key|signature|auth|session|"
+    r"credential)[^=&]*=)[^&]*"
+)
+_IDENTITY_CHARS = 12
+
+
+def logged_path(ex: Exchange) -> str:
+    if not ex.query:
+        return ex.path
+    return ex.path + "?" + _SECRET_PARAM.sub(r"\1[REDACTED]", ex.query)
+
+
+def _identity(services: Services, ex: Exchange) -> str | None:
+    if ex.identity is not None:
+        return ex.identity[-_IDENTITY_CHARS:]
+    credential = credential_of(ex.request.headers)
+    if credential is None:
+        return None
+    return fallback_principal(services.hasher, credential)[-_IDENTITY_CHARS:]
+
+
+def _breaker(services: Services, ex: Exchange) -> str | None:
+    route = ex.match.route if ex.match else None
+    method = ex.request.method
+    group = (
+        route.breaker_group(method)
+        if route
+        else ("reads" if method in ("GET", "HEAD", "OPTIONS") else "writes")
+    )
+    state = services.gateway.breaker(group).state
+    return None if state == "closed" else state
+
+
+def log_request(
+    services: Services, ex: Exchange, status: int, response: web.StreamResponse | None
+) -> None:
+    seconds = time.perf_counter() - ex.started
+    method = method_label(ex.request.method)
+    services.metrics.on_request(ex.route_name, method, status)
+    spent = UPSTREAM_SECONDS.get()
+    size = 0
+    if response is not None:
+        size = response.body_length or response.content_length or 0
+    event: dict[str, object] = {
+        "request_id": ex.request_id,
+        "method": method,
+        "route": ex.route_name,
+        "path": logged_path(ex),
+        "status": status,
+        "duration_ms": round(seconds * 1000, 2),
+        "bytes": size,
+        "cache": ex.cache,
+        "upstream_status": ex.upstream_status,
+        "upstream_ms": round(spent[0] * 1000, 2) if spent and ex.upstream_status else None,
+        "identity": _identity(services, ex),
+        "track_id": ex.track_id,
+    }
+    breaker = _breaker(services, ex)
+    if breaker is not None:
+        event["breaker"] = breaker
+    log.info("request", **event)
