@@ -102,10 +102,14 @@ class Identities:
             await self.principals.remember(
                 token_hash(self.hasher, grant.access_token), grant.principal, grant.expires_in
             )
-            if self.on_grant is not None:
-                await self.on_grant(grant.principal, grant.access_token, grant.expires_in)
         except StoreUnavailable:
             log.warning("token_not_learned", reason="redis unavailable")
+        if self.on_grant is None:
+            return
+        try:  # its own try: Zuora granted the token, so the client gets its 200 regardless
+            await self.on_grant(grant.principal, grant.access_token, grant.expires_in)
+        except StoreUnavailable:
+            log.warning("grant_not_remembered", reason="redis unavailable")
 
     async def refused(self, headers: Mapping[str, str]) -> None:
         """Zuora answered 401/403: that credential's mapping and cached entries go."""
