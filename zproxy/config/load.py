@@ -1,6 +1,6 @@
 """Loading settings: the one entry (``load_settings``).
 
-Precedence: the YAML file (``config/zproxy.yaml``), then ``ZPROXY_*`` environment variables,
+Precedence: the YAML file (``default_config_path``), then ``ZPROXY_*`` environment variables,
 then command-line flags. Every problem is reported with its location; any problem stops
 start-up (exit 2).
 """
@@ -37,19 +37,39 @@ ENV_VARS: Mapping[str, str] = {
     "ZPROXY_WORKERS": "server.workers",
 }
 
+#: ``zproxy serve`` flag -> dotted setting: problems name the flag the operator typed.
+FLAGS: Mapping[str, str] = {
+    "--upstream": "upstream.url",
+    "--listen": "server.listen",
+    "--admin-listen": "server.admin_listen",
+    "--redis": "redis.url",
+    "--data-dir": "data_dir",
+    "--workers": "server.workers",
+    "--tls-cert": "server.tls_cert",
+    "--tls-key": "server.tls_key",
+}
+_FLAG_OF = {dotted: flag for flag, dotted in FLAGS.items()}
+
+
+def shipped_file(name: str) -> Path | None:
+    """A file of the top-level ``config/`` directory (``zproxy.yaml``, ``scenarios``): the
+    checkout's, else the copy shipped inside the installed package (``zproxy/_data``)."""
+    package = Path(__file__).resolve().parent.parent
+    for base in (package.parent / "config", package / "_data"):
+        if (base / name).exists():
+            return base / name
+    return None
+
 
 def default_config_path() -> Path | None:
-    """``$ZPROXY_CONFIG``, else ``./config/zproxy.yaml``, else the one beside the package."""
+    """``$ZPROXY_CONFIG``, else ``./config/zproxy.yaml``, else the shipped route table."""
     env = os.environ.get("ZPROXY_CONFIG")
     if env:
         return Path(env)
-    for candidate in (
-        Path("config/zproxy.yaml"),
-        Path(__file__).resolve().parent.parent.parent / "config" / "zproxy.yaml",
-    ):
-        if candidate.is_file():
-            return candidate
-    return None
+    local = Path("config/zproxy.yaml")
+    if local.is_file():
+        return local
+    return shipped_file("zproxy.yaml")
 
 
 def load_settings(
@@ -69,7 +89,7 @@ def load_settings(
     for dotted, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(raw, dotted, value)
-            origins[dotted] = "--" + dotted.rsplit(".", 1)[-1].replace("_", "-")
+            origins[dotted] = _FLAG_OF.get(dotted) or "--" + dotted.rsplit(".", 1)[-1]
     return parse_settings(raw, origin, origins)
 
 

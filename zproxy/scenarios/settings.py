@@ -8,15 +8,17 @@ from typing import Any
 
 import yaml
 
+from zproxy.config.load import shipped_file
 from zproxy.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-SHIPPED_CONFIG = ROOT / "config" / "zproxy.yaml"
-BUNDLED_DIR = ROOT / "config" / "scenarios"
+#: The shipped route table and bundled scenarios: the checkout's config/, else the copies
+#: inside the installed package.
+SHIPPED_CONFIG = shipped_file("zproxy.yaml") or Path("config/zproxy.yaml")
+BUNDLED_DIR = shipped_file("scenarios") or Path("config/scenarios")
 
 
 def shipped_config() -> dict[str, Any]:
-    """The shipped ``config/zproxy.yaml`` as data ({} when it is not beside the package)."""
+    """The shipped ``config/zproxy.yaml`` as data ({} when it cannot be found)."""
     try:
         data = yaml.safe_load(SHIPPED_CONFIG.read_text(encoding="utf-8"))
     except OSError:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from zproxy.store.embedded import free_port
 
+_TEST_QUEUE_KEY = "kQ6m0uYy0dJ0m3a0X1oP8zNQ0kQ2b3Y4c5d6e7f8g9A="
+
 
 class ZproxyProcess:
     def __init__(
@@ -74,6 +76,9 @@ class ZproxyProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("ZPROXY_")}
         env.setdefault("ZPROXY_ADMIN_TOKEN", "test-admin-token")
+        if self.redis_url != "embedded":
+            # zproxy refuses an external Redis without a fleet-wide queue key.
+            env.setdefault("ZPROXY_QUEUE_KEY", _TEST_QUEUE_KEY)
         env.update(self.extra_env)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module

@@ -7,9 +7,11 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
+import yaml
 from aiohttp import web
 
 from zproxy.clock import Clock, SystemClock
+from zproxy.errors import ConfigError
 from zproxy.testing.fake_zuora import (
     handlers_accounts,
     handlers_actions,
@@ -84,6 +86,21 @@ def make_runner(app: web.Application) -> web.AppRunner:
     return web.AppRunner(app, handler_cancellation=True, shutdown_timeout=5.0)
 
 
+def _clients(path: Path | None) -> tuple[dict[str, str] | None, dict[str, int] | None]:
+    """``--clients FILE``: every problem as one line naming the flag (exit 2, no traceback)."""
+    if path is None:
+        return None, None
+    try:
+        return load_clients(path), load_tenants(path)
+    except OSError as exc:
+        raise ConfigError([f"--clients: {path}: cannot read ({exc.strerror})"]) from None
+    except yaml.YAMLError:
+        raise ConfigError([f"--clients: {path}: not valid YAML"]) from None
+    except ValueError as exc:  # orjson's decode errors included
+        reason = str(exc).splitlines()[0].removeprefix(f"{path}: ")
+        raise ConfigError([f"--clients: {path}: {reason}"]) from None
+
+
 async def serve(
     host: str,
     port: int,
@@ -93,13 +110,16 @@ async def serve(
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve the fake Zuora on ``host:port`` until cancelled. ``on_ready`` gets the base URL."""
-    clients = load_clients(clients_file) if clients_file else None
-    tenants = load_tenants(clients_file) if clients_file else None
+    clients, tenants = _clients(clients_file)
     runner = make_runner(create_app(seed=seed, clients=clients, tenants=tenants))
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            problem = f"--listen: cannot listen on {host}:{port} ({exc.strerror})"
+            raise ConfigError([problem]) from None
         if on_ready is not None:
             bound = runner.addresses[0] if runner.addresses else (host, port)
             on_ready(f"http://{bound[0]}:{bound[1]}")
