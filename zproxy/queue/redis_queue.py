@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import os
-from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -32,18 +30,13 @@ from zproxy.queue import redis_scripts as lua
 from zproxy.queue.crypto import Cipher
 from zproxy.queue.durability import DurabilityStatus, check_durability
 from zproxy.queue.model import (
-    Claim,
     EnqueueResult,
     QueuedWrite,
-    ReclaimReport,
-    WriteRecord,
-    WriteState,
-    decode_write,
     encode_write,
 )
-from zproxy.queue.redact import redact_text
+from zproxy.queue.redis_reads import QueueReads
+from zproxy.queue.redis_replay import QueueReplay
 from zproxy.queue.redis_support import command, fsync_always, queue_redis_client
-from zproxy.queue.redis_support import opt_float as _opt_float
 from zproxy.queue.redis_support import sha_hex as _hash
 from zproxy.queue.redis_support import text as _s
 from zproxy.queue.redis_support import waitaof_confirmed as _confirmed
@@ -57,7 +50,6 @@ log = structlog.get_logger("zproxy.queue")
 DEDUPE_TTL = 90_000  # 25 h: longer than Zuora keeps an idempotency key (24 h)
 APPLIED_RETENTION = 7 * 86_400
 DEAD_RETENTION = 14 * 86_400
-APPLIED_INDEX_KEEP = 10_000
 
 
 _SCRIPTS = (
@@ -73,7 +65,7 @@ _SCRIPTS = (
 )
 
 
-class RedisWriteQueue:
+class RedisWriteQueue(QueueReads, QueueReplay):
     def __init__(
         self,
         client: aioredis.Redis,
@@ -192,195 +184,6 @@ class RedisWriteQueue:
             await self.drop(write_id)
         except StoreUnavailable:
             log.error("queue.rollback_failed", write_id=write_id)
-
-    # ---- reads ---------------------------------------------------------------------------------
-
-    async def get(self, write_id: str) -> WriteRecord | None:
-        with mapped("queue"):
-            raw: Any = await self._r.hgetall(f"{self._p}w:{write_id}")
-        return self._record(raw) if raw else None
-
-    def _record(self, raw: Any) -> WriteRecord:
-        f = {_s(k): v for k, v in raw.items()}
-        state: WriteState = _s(f["state"])  # type: ignore[assignment]
-        ubody = f.get("ubody")
-        status = f.get("status")
-        return WriteRecord(
-            write=decode_write(self._cipher.decrypt(f["data"])),
-            state=state,
-            attempts=int(_s(f.get("attempts", b"0"))),
-            applied_at=_opt_float(f.get("done_at")) if state == "applied" else None,
-            upstream_status=int(_s(status)) if status else None,
-            upstream_body=_s(self._cipher.decrypt(ubody)) if ubody else None,
-            dead_reason=_s(f["dead_reason"]) if f.get("dead_reason") else None,
-            next_attempt_at=_opt_float(f.get("next_at")),
-            last_error=_s(f["last_error"]) if f.get("last_error") else None,
-            requeued_at=_opt_float(f.get("requeued_at")),
-        )
-
-    async def _records(self, ids: Sequence[str]) -> builtins.list[WriteRecord]:
-        with mapped("queue"):
-            pipe = self._r.pipeline(transaction=False)
-            for write_id in ids:
-                pipe.hgetall(f"{self._p}w:{write_id}")
-            raws = await pipe.execute()
-        return [self._record(raw) for raw in raws if raw]
-
-    async def list(self, state: WriteState, limit: int = 100) -> Sequence[WriteRecord]:
-        if state in ("dead", "applied"):
-            index = self._p + state
-            with mapped("queue"):
-                if state == "dead":
-                    ids = await self._r.zrange(index, 0, limit - 1)
-                else:
-                    ids = await self._r.zrevrange(index, 0, limit - 1)
-            return await self._records([_s(i) for i in ids])
-        found: list[WriteRecord] = []
-        start = "-"
-        while len(found) < limit:
-            with mapped("queue"):
-                entries: Any = await self._r.xrange(self._p + "log", start, "+", count=200)
-            page = [e for e in entries if _s(e[0]) != start]
-            if not page:
-                break
-            records = await self._records([_s(fields[b"w"]) for _, fields in page])
-            found.extend(r for r in records if r.state == state)
-            start = _s(page[-1][0])
-        return found[:limit]
-
-    async def depth(self) -> int:
-        with mapped("queue"):
-            return int(await self._r.xlen(self._p + "log"))
-
-    async def oldest_accepted_at(self) -> float | None:
-        with mapped("queue"):
-            first: Any = await self._r.xrange(self._p + "log", "-", "+", count=1)
-            if not first:
-                return None
-            h = f"{self._p}w:{_s(first[0][1][b'w'])}"
-            accepted, requeued = await self._r.hmget(h, ["accepted_at", "requeued_at"])
-        return _opt_float(requeued) or _opt_float(accepted)
-
-    async def dead_count(self) -> int:
-        with mapped("queue"):
-            index = self._p + "dead"
-            # Dead writes past retention have expired; forget their index entries.
-            cutoff = self._clock.time() - self._dead_retention
-            await self._r.zremrangebyscore(index, "-inf", cutoff)
-            return int(await self._r.zcard(index))
-
-    async def pending_order_hashes(self, limit: int = 100_000) -> set[str]:
-        """Hashes of the order keys whose line is not empty (see ``queue.pending``)."""
-        with mapped("queue"):
-            members = await self._r.zrange(self._p + "ready", 0, limit - 1)
-        return {_s(m) for m in members}
-
-    async def line_length(self, order_key: str) -> int:
-        """Writes waiting (queued or replaying) under ``order_key``."""
-        with mapped("queue"):
-            return int(await self._r.llen(f"{self._p}k:{_hash(order_key)}"))
-
-    # ---- replay -----------------------------------------------------------------------------
-
-    async def claim(
-        self, consumer_id: str, now: float, lease_seconds: float, max_keys: int
-    ) -> Sequence[Claim]:
-        token_base = f"{consumer_id}:{os.urandom(6).hex()}"
-        args: builtins.list[Any] = [
-            self._p,
-            repr(now),
-            repr(now + lease_seconds),
-            max_keys,
-            max_keys * 4 + 16,
-        ]
-        with mapped("queue"):
-            rows = await self._scripts["CLAIM"](args=[*args, token_base, consumer_id])
-        claims: list[Claim] = []
-        for head, _okh, token, attempts, data, requeued, sid in rows:
-            if int(attempts) < 0:
-                log.error("queue.missing_write", write_id=_s(head))
-                continue
-            write = decode_write(self._cipher.decrypt(data))
-            claims.append(Claim(write, _s(token), int(attempts), _opt_float(requeued), _s(sid)))
-        return claims
-
-    def _fence(self, claim: Claim) -> builtins.list[Any]:
-        return [self._p, claim.token, _hash(claim.write.order_key), claim.write_id]
-
-    async def renew(self, claim: Claim, now: float, lease_seconds: float) -> bool:
-        consumer = claim.token.split(":", 1)[0]
-        args = [*self._fence(claim), repr(now + lease_seconds), consumer]
-        with mapped("queue"):
-            return int(await self._scripts["RENEW"](args=args)) == 1
-
-    async def release(self, claim: Claim, now: float) -> bool:
-        args = [*self._fence(claim), repr(now), 0, "", ""]
-        with mapped("queue"):
-            return int(await self._scripts["REQUEUE"](args=args)) == 1
-
-    async def mark_retry(
-        self, claim: Claim, next_attempt_at: float, status: int | None, error: str
-    ) -> bool:
-        status_s = "" if status is None else str(status)
-        args = [*self._fence(claim), repr(next_attempt_at), 1, status_s, error[:500]]
-        with mapped("queue"):
-            return int(await self._scripts["REQUEUE"](args=args)) == 1
-
-    async def mark_applied(self, claim: Claim, status: int, body: bytes, now: float) -> bool:
-        return await self._finish(claim, "applied", status, body, "", now)
-
-    async def mark_dead(
-        self, claim: Claim, reason: str, status: int | None, body: bytes, now: float
-    ) -> bool:
-        return await self._finish(claim, "dead", status, body, reason, now)
-
-    async def _finish(
-        self, claim: Claim, state: str, status: int | None, body: bytes, reason: str, now: float
-    ) -> bool:
-        ubody = self._cipher.encrypt(redact_text(body).encode()) if body else b""
-        applied = state == "applied"
-        retention = self._applied_retention if applied else self._dead_retention
-        keep = APPLIED_INDEX_KEEP if applied else 0
-        status_s = "" if status is None else str(status)
-        args = [*self._fence(claim), state, repr(now), status_s, ubody, reason, retention, keep]
-        with mapped("queue"):
-            return int(await self._scripts["FINISH"](args=args)) == 1
-
-    async def reclaim(self, now: float, min_idle_ms: int = 60_000) -> ReclaimReport:
-        """Sweep the group's PEL: entries idle longer than ``min_idle_ms`` go back to the
-        placeholder consumer; writes whose lease lapsed go back to "queued"; pending ids that
-        no longer exist in the stream are returned (and logged) as evidence of loss."""
-        requeued: list[str] = []
-        missing: list[str] = []
-        cursor = "0-0"
-        with mapped("queue"):
-            while True:
-                reply = await command(
-                    self._r,
-                    "XAUTOCLAIM",
-                    self._p + "log",
-                    "replay",
-                    "queued",
-                    min_idle_ms,
-                    cursor,
-                    "COUNT",
-                    200,
-                )
-                cursor = _s(reply[0])
-                missing.extend(_s(i) for i in (reply[2] if len(reply) > 2 else []))
-                for _sid, fields in reply[1]:
-                    if fields and b"w" in fields:
-                        write_id = _s(fields[b"w"])
-                        if await self._unstick(write_id, now):
-                            requeued.append(write_id)
-                if cursor == "0-0":
-                    break
-        if missing:
-            log.error("queue.pending_entries_missing", stream_ids=missing)
-        return ReclaimReport(tuple(requeued), tuple(missing))
-
-    async def _unstick(self, write_id: str, now: float) -> bool:
-        return int(await self._scripts["UNSTICK"](args=[self._p, write_id, repr(now)])) == 1
 
     # ---- operator ---------------------------------------------------------------------------
 
