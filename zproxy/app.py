@@ -30,6 +30,7 @@ from zproxy.edge.services import Services
 from zproxy.errors import ConfigError
 from zproxy.observability.logging import configure_logging
 from zproxy.observability.metrics import Metrics
+from zproxy.policy import sensitive
 from zproxy.policy.keys import Hasher
 from zproxy.queue.redis_queue import RedisWriteQueue, queue_redis_client
 from zproxy.queue.service import WriteService, load_cipher
@@ -297,7 +298,7 @@ async def stop(running: Running) -> None:
 
 
 async def serve(settings: Settings) -> int:
-    configure_logging(settings.log.format, settings.log.level)
+    configure_logging(sensitive.redact_value, settings.log.format, settings.log.level)
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

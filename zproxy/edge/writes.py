@@ -23,10 +23,10 @@ from zproxy.edge.identity import Caller
 from zproxy.edge.responses import error_response
 from zproxy.edge.services import Services
 from zproxy.errors import ClientError, NotDurable, StoreUnavailable, UpstreamError
-from zproxy.observability.logging import luhn_ok
 from zproxy.policy import writes as wp
 from zproxy.policy.headers import response_headers
 from zproxy.policy.routes import WritePolicy, render_tags
+from zproxy.policy.sensitive import has_card_data
 from zproxy.queue.model import QueuedWrite, new_idempotency_key, new_write_id
 from zproxy.queue.store import IdempotencyMismatch
 from zproxy.store.cache import soft_purge
@@ -34,18 +34,7 @@ from zproxy.upstream.client import UpstreamResponse
 from zproxy.upstream.gateway import UpstreamCall
 
 KEYED_METHODS = frozenset({"POST", "PATCH"})
-_CARD_FIELDS = re.compile(
-    rb'"(?:creditCardNumber|cardNumber|securityCode|cardSecurityCode)"\s*:', re.IGNORECASE
-)
-_DIGIT_RUN = re.compile(rb"(?<![0-9A-Za-z])(?:\d[ -]?){12,18}\d(?![0-9A-Za-z])")
 _KEY_OK = re.compile(r"^[\x21-\x7e]{1,255}$")
-
-
-def has_card_data(body: bytes) -> bool:
-    """Card fields, or a digit run that passes the Luhn check: never queued, never stored."""
-    if _CARD_FIELDS.search(body):
-        return True
-    return any(luhn_ok(re.sub(rb"\D", b"", m.group(0)).decode()) for m in _DIGIT_RUN.finditer(body))
 
 
 def prefers_async(request: web.BaseRequest) -> bool:

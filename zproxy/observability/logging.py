@@ -8,82 +8,27 @@ the raw request, which can be an ``Authorization`` or ``Cookie`` line."""
 from __future__ import annotations
 
 import logging
-import re
 import sys
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import orjson
 import structlog
 
-SECRET_KEYS = frozenset(
-    {
-        "authorization",
-        "apiaccesskeyid",
-        "apisecretaccesskey",
-        "client_secret",
-        "cookie",
-        "set-cookie",
-        "password",
-        "access_token",
-        "proxy-authorization",
-        "x-callout-secret",
-        "creditcardnumber",
-        "cardnumber",
-        "securitycode",
-        "cardsecuritycode",
-    }
-)
-_CARDLIKE = re.compile(r"(?<![0-9A-Za-z])(?:\d[ -]?){12,18}\d(?![0-9A-Za-z])")
-_SECRET_PAIR = re.compile(
-    r"(?i)(authorization|apiSecretAccessKey|apiAccessKeyId|client_secret|access_token|"
-    r"password|zsession)([\"']?\s*[:=]\s*[\"']?)(bearer\s+)?[^\s\"'&,;}]+"
-)
-#: A cookie header holds several pairs: everything up to the end of its line goes.
-_COOKIE_LINE = re.compile(r"(?i)((?:set-)?cookie)([\"']?\s*[:=]\s*[\"']?)[^\r\n\"']+")
+#: ``redact_value(key, value)``: the rules of what is secret (``zproxy.policy.sensitive``, handed
+#: in by the composition root: this package sits below the policy and imports none of it).
+RedactValue = Callable[[str, Any], Any]
 
 
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def mask_card_numbers(text: str) -> str:
-    """Mask digit runs of 13-19 that pass the Luhn check (PANs): keep the last 4."""
-
-    def repl(m: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", m.group(0))
-        if not luhn_ok(digits):
-            return m.group(0)
-        return "*" * (len(digits) - 4) + digits[-4:]
-
-    return _CARDLIKE.sub(repl, text)
-
-
-def redact_text(text: str) -> str:
-    # Both patterns need a ':' or '=' between name and value: without one (request ids,
-    # paths) skip them, they cost more than the rest of a log event (hot path).
-    if ":" in text or "=" in text:
-        text = _COOKIE_LINE.sub(lambda m: f"{m.group(1)}{m.group(2)}[REDACTED]", text)
-        text = _SECRET_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}[REDACTED]", text)
-    return mask_card_numbers(text).replace("\r", "\\r").replace("\n", "\\n")
-
-
-def redact_value(key: str, value: Any) -> Any:
-    if key.lower() in SECRET_KEYS:
-        return "[REDACTED]"
+def _no_crlf(value: Any) -> Any:
+    """CR/LF escaped in every string, however deep (no forged log lines)."""
     if isinstance(value, str):
-        return redact_text(value)
+        return value.replace("\r", "\\r").replace("\n", "\\n")
     if isinstance(value, dict):
-        return {k: redact_value(str(k), v) for k, v in value.items()}
+        return {k: _no_crlf(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [redact_value(key, v) for v in value]
+        return [_no_crlf(v) for v in value]
     return value
 
 
@@ -107,23 +52,28 @@ _TRUSTED_KEYS = frozenset(
 )
 
 
-def redact_processor(
-    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    for key, value in event_dict.items():
-        if key not in _TRUSTED_KEYS:
-            event_dict[key] = redact_value(key, value)
-    return event_dict
+class Redact:
+    """The structlog processor that redacts every value before it is rendered.
+
+    ``foreign``: for records of other libraries, where nothing is zproxy's own vocabulary.
+    """
+
+    __slots__ = ("_redact", "_skip")
+
+    def __init__(self, redact: RedactValue, *, foreign: bool = False) -> None:
+        self._redact = redact
+        self._skip = _FOREIGN_META if foreign else _TRUSTED_KEYS
+
+    def __call__(
+        self, _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        for key, value in event_dict.items():
+            if key not in self._skip:
+                event_dict[key] = _no_crlf(self._redact(key, value))
+        return event_dict
 
 
-def redact_foreign(
-    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    """For records of other libraries: nothing in them is zproxy's own vocabulary."""
-    for key, value in event_dict.items():
-        if key not in ("level", "timestamp", "logger", "_record", "_from_structlog"):
-            event_dict[key] = redact_value(key, value)
-    return event_dict
+_FOREIGN_META = frozenset({"level", "timestamp", "logger", "_record", "_from_structlog"})
 
 
 class UtcTimestamp:
@@ -152,7 +102,7 @@ def _orjson_text(obj: Any, **_kw: Any) -> str:
     return orjson.dumps(obj).decode()
 
 
-def _stdlib_handler(json_lines: bool) -> logging.Handler:
+def _stdlib_handler(json_lines: bool, redact: RedactValue) -> logging.Handler:
     """A stderr handler that renders stdlib records like zproxy's own events, redacted."""
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_orjson_text)
@@ -167,7 +117,7 @@ def _stdlib_handler(json_lines: bool) -> logging.Handler:
                 structlog.processors.add_log_level,
                 structlog.processors.TimeStamper(fmt="iso", utc=True),
                 structlog.processors.format_exc_info,
-                redact_foreign,
+                Redact(redact, foreign=True),
             ],
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
@@ -175,7 +125,7 @@ def _stdlib_handler(json_lines: bool) -> logging.Handler:
     return handler
 
 
-def configure_logging(fmt: str = "json", level: str = "info") -> None:
+def configure_logging(redact: RedactValue, fmt: str = "json", level: str = "info") -> None:
     json_lines = fmt == "json"
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=orjson.dumps)
@@ -188,7 +138,7 @@ def configure_logging(fmt: str = "json", level: str = "info") -> None:
             structlog.processors.add_log_level,
             UtcTimestamp(),
             structlog.processors.format_exc_info,
-            redact_processor,
+            Redact(redact),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
@@ -203,4 +153,6 @@ def configure_logging(fmt: str = "json", level: str = "info") -> None:
     )
     # aiohttp's own loggers would print request excerpts; keep them quiet and redacted.
     logging.getLogger("aiohttp.access").disabled = True
-    logging.basicConfig(handlers=[_stdlib_handler(json_lines)], level=logging.WARNING, force=True)
+    logging.basicConfig(
+        handlers=[_stdlib_handler(json_lines, redact)], level=logging.WARNING, force=True
+    )

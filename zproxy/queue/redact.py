@@ -1,97 +1,58 @@
 """Redaction for everything about queued writes that people see (admin views, stored replies).
 
-Credential headers are dropped, known secret JSON fields are replaced, and every run of 13-19
-digits (optionally split by spaces or dashes, as card numbers are written) keeps only its last 4.
+The rules are ``zproxy.policy.sensitive``'s: credential headers are dropped, secret fields and
+pairs replaced, and every run of 13-19 digits (optionally split by spaces or dashes, as card
+numbers are written) keeps only its last 4, Luhn-valid or not. Request and track ids are left
+alone.
+
+Any stored body is shown without raising: JSON is walked (to a bounded depth) and rendered
+again; a body that is not JSON, is not UTF-8, or cannot be rendered again (nested deeper than
+the encoder allows) is redacted as text.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
 
+from zproxy.policy import sensitive
+from zproxy.policy.sensitive import REDACTED as REDACTED
 from zproxy.queue.model import WriteRecord
 
 MAX_VIEW_BODY = 8192
-REDACTED = "[REDACTED]"
-
-CREDENTIAL_HEADERS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "apiaccesskeyid",
-        "apisecretaccesskey",
-        "x-api-key",
-        "x-callout-secret",
-    }
-)
-SECRET_FIELDS = frozenset(
-    {
-        "creditcardnumber",
-        "cardnumber",
-        "securitycode",
-        "cardsecuritycode",
-        "cvv",
-        "password",
-        "client_secret",
-        "clientsecret",
-        "apisecretaccesskey",
-        "access_token",
-        "accesstoken",
-        "refresh_token",
-        "token",
-        "bankaccountnumber",
-        "iban",
-    }
-)
-_CARD_RUN = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
-_NAMES = "|".join(sorted(SECRET_FIELDS | CREDENTIAL_HEADERS))
-#: ``name=value`` pairs of form bodies and query strings.
-_FORM_SECRET = re.compile(rf"(?i)(?<![A-Za-z0-9_])({_NAMES})=[^&\s]*")
-#: ``<name>value</name>`` elements of XML bodies.
-_XML_SECRET = re.compile(rf"(?i)<({_NAMES})>[^<]*</\1>")
+CREDENTIAL_HEADERS = sensitive.CREDENTIAL_HEADERS
 
 
 def mask_digits(text: str) -> str:
     """Mask card-like digit runs, keeping the last 4 digits."""
-
-    def _mask(m: re.Match[str]) -> str:
-        digits = re.sub(r"[^0-9]", "", m.group(0))
-        return "*" * (len(digits) - 4) + digits[-4:]
-
-    return _CARD_RUN.sub(_mask, text)
+    return sensitive.mask_cards(text, luhn=False)
 
 
 def redact_plain(text: str) -> str:
-    """Text that is not JSON (forms, queries, XML): secret pairs replaced, digits masked."""
-    text = _FORM_SECRET.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
-    text = _XML_SECRET.sub(lambda m: f"<{m.group(1)}>{REDACTED}</{m.group(1)}>", text)
-    return mask_digits(text)
+    """Text that is not JSON (forms, queries, XML, JSON too deep to walk): secret pairs
+    replaced, digits masked."""
+    return sensitive.redact_text(text, luhn=False)
 
 
-def _redact_json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            k: REDACTED if str(k).lower() in SECRET_FIELDS else _redact_json(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_redact_json(v) for v in value]
-    if isinstance(value, str):
-        return mask_digits(value)
-    if isinstance(value, int) and not isinstance(value, bool) and len(str(abs(value))) >= 13:
-        return mask_digits(str(value))
-    return value
+def _redact_json(raw: bytes) -> str | None:
+    """Rendered JSON with secret fields replaced, or None when ``raw`` is not JSON we can
+    render again."""
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    try:
+        return orjson.dumps(sensitive.redact_value("", doc, luhn=False)).decode()
+    except (orjson.JSONEncodeError, RecursionError):
+        return None
 
 
 def redact_text(body: bytes | str, limit: int = MAX_VIEW_BODY) -> str:
     """A body as safe text: JSON with secret fields replaced, digits masked, truncated."""
-    raw = body if isinstance(body, bytes) else body.encode()
-    try:
-        text = orjson.dumps(_redact_json(orjson.loads(raw))).decode()
-    except orjson.JSONDecodeError:
+    raw = body if isinstance(body, bytes) else body.encode("utf-8", "surrogateescape")
+    text = _redact_json(raw)
+    if text is None:
         text = redact_plain(raw.decode("utf-8", errors="replace"))
     if len(text) > limit:
         # Mask again: a cut can only shorten a digit run, never reveal one.
@@ -100,7 +61,11 @@ def redact_text(body: bytes | str, limit: int = MAX_VIEW_BODY) -> str:
 
 
 def safe_headers(headers: tuple[tuple[str, str], ...]) -> list[list[str]]:
-    return [[n, mask_digits(v)] for n, v in headers if n.lower() not in CREDENTIAL_HEADERS]
+    return [
+        [n, v if sensitive.is_identifier_key(n) else mask_digits(v)]
+        for n, v in headers
+        if n.lower() not in CREDENTIAL_HEADERS
+    ]
 
 
 def redacted_view(record: WriteRecord) -> dict[str, Any]:
