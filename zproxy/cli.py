@@ -46,7 +46,7 @@ _SERVE_FLAGS = (
     ("--upstream", "URL", "Zuora's base URL"),
     ("--listen", "HOST:PORT", "where the proxy listens"),
     ("--admin-listen", "HOST:PORT", "where /healthz, /readyz, /metrics and the admin API listen"),
-    ("--redis", "URL|embedded", "redis:// or rediss:// URL, or embedded (a private server)"),
+    ("--redis", "URL|embedded", "a redis:// or rediss:// URL, or embedded: a private server"),
     ("--data-dir", "DIR", "embedded Redis data, generated queue key"),
     ("--workers", "N", "processes sharing the listen port"),
     ("--tls-cert", "FILE", "serve HTTPS with this certificate chain"),
