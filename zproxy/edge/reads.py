@@ -7,10 +7,8 @@ workers; a failed fetch falls back to stale-if-error inside its window.
 
 from __future__ import annotations
 
-import hashlib
 from typing import assert_never
 
-import orjson
 import structlog
 from aiohttp import web
 
@@ -26,7 +24,7 @@ from zproxy.edge.responses import error_response
 from zproxy.edge.services import Services
 from zproxy.errors import StoreUnavailable, UpstreamBodyTooLarge, UpstreamError
 from zproxy.policy import reads as rp
-from zproxy.policy.keys import cache_key
+from zproxy.policy.keys import cache_key, request_body_digest
 from zproxy.policy.retry_after import render_retry_after
 from zproxy.store.cache import CacheEntry
 
@@ -104,12 +102,9 @@ async def _lookup(s: Services, key: str | None) -> tuple[CacheEntry | None, bool
 
 
 def _body_digest(body: bytes) -> str:
-    """POST reads share an entry when their JSON is the same, whatever the key order."""
-    try:
-        canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONDecodeError:
-        canonical = body
-    return hashlib.sha256(canonical).hexdigest()
+    """POST reads share an entry when their JSON is the same, whatever the key order (any
+    body: never raises, see ``request_body_digest``)."""
+    return request_body_digest(body)
 
 
 def _status_header(ctx: ReadContext, value: str) -> None:

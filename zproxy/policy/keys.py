@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -268,3 +269,46 @@ def principal_of_key(key: str) -> str:
     if not sep or not principal:
         raise ValueError("not a zproxy cache key")
     return principal
+
+
+def request_body_digest(body: bytes) -> str:
+    """The body part of a POST read's key: JSON that means the same shares a digest whatever
+    its key order; anything else (not JSON, not UTF-8, nested deeper than the encoder goes,
+    duplicate keys, numbers a float cannot hold exactly) is digested as the bytes sent, so it
+    is still cached but only shared with the very same bytes. Never raises."""
+    return hashlib.sha256(_canonical_json(body) or body).hexdigest()
+
+
+def _canonical_json(body: bytes) -> bytes | None:
+    try:
+        doc = json.loads(
+            body.decode("utf-8"),
+            object_pairs_hook=_unique_keys,
+            parse_float=_exact_float,
+            parse_constant=_no_constant,
+        )
+        return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    except (ValueError, RecursionError, _NotCanonical):
+        return None
+
+
+class _NotCanonical(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    doc = dict(pairs)
+    if len(doc) != len(pairs):
+        raise _NotCanonical  # which duplicate wins is the server's choice, not ours
+    return doc
+
+
+def _exact_float(text: str) -> float:
+    value = float(text)
+    if repr(value) != text:
+        raise _NotCanonical  # 0.10000000000000001 and 0.1 must not share an entry
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise _NotCanonical
