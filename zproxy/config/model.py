@@ -64,6 +64,9 @@ class CacheSettings:
     callout_secret: str | None = None
     max_entry_bytes: int = 2 * 1024 * 1024
     lock_ms: int = 5000
+    #: Seconds a read of a stale entry (inside its stale-if-error window) waits for Zuora before
+    #: the entry answers and the fetch finishes in the background; 0 waits for Zuora.
+    stale_if_slow: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)

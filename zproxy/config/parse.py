@@ -181,6 +181,7 @@ def _cache(r: Reader, raw: Mapping[str, Any]) -> CacheSettings:
             raw, "cache", "max_entry_bytes", d.max_entry_bytes, minimum=1, integer=True
         ),
         lock_ms=r.number(raw, "cache", "lock_ms", d.lock_ms, minimum=1, integer=True),
+        stale_if_slow=r.number(raw, "cache", "stale_if_slow", d.stale_if_slow),
     )
 
 

@@ -1,10 +1,13 @@
 """The read path's calls to Zuora: the per-request context, fetch-and-store (the coalesced
-leader's work), the waiter's read-back, and the background revalidation."""
+leader's work), the waiter's read-back, the background revalidation, and the race of a fetch
+against the stale-if-slow deadline."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from multidict import CIMultiDictProxy
@@ -122,3 +125,45 @@ def revalidate_in_background(ctx: ReadContext) -> None:
     task = asyncio.create_task(revalidate())
     s.background.add(task)
     task.add_done_callback(s.background.discard)
+
+
+async def fetch_unless_slow(
+    ctx: ReadContext, fetching: Coroutine[Any, Any, Fetched], deadline: float
+) -> Fetched | rp.ServeStaleIfSlow:
+    """``fetching``'s answer, or, when it has none after ``deadline`` seconds and the policy
+    lets the stale entry stand in (``on_fetch_slow``), that stand-in. The fetch then goes on in
+    the background: it stores what Zuora answers, and the gateway records its outcome with
+    the breaker (a hanging Zuora still counts toward opening it)."""
+    ctx.upstream_call()  # built now, while the client's connection is still there
+    task = asyncio.create_task(fetching)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=deadline)
+    except asyncio.CancelledError:
+        task.cancel()  # the client left: as for any fetch of ours
+        raise
+    if not done:
+        slow = rp.on_fetch_slow(entry=ctx.entry, now=ctx.s.clock.time(), policy=ctx.policy)
+        if slow is not None:
+            _finish_in_background(ctx, task)
+            return slow
+    return await task
+
+
+def _finish_in_background(ctx: ReadContext, task: asyncio.Task[Fetched]) -> None:
+    s, route = ctx.s, ctx.ex.route_name
+
+    def finished(task: asyncio.Task[Fetched]) -> None:
+        s.background.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is None:
+            if task.result().stored:
+                s.metrics.on_cache(route, "revalidated")
+        elif isinstance(exc, UpstreamError):
+            log.info("slow_fetch_failed", route=route, error=type(exc).__name__)
+        else:
+            log.error("slow_fetch_crashed", route=route, error=type(exc).__name__)
+
+    s.background.add(task)
+    task.add_done_callback(finished)

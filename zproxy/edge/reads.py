@@ -17,6 +17,7 @@ from zproxy.edge.read_upstream import (
     Fetched,
     ReadContext,
     fetch_and_store,
+    fetch_unless_slow,
     read_back,
     revalidate_in_background,
 )
@@ -63,6 +64,7 @@ async def handle_read(s: Services, ex: Exchange) -> web.StreamResponse:
         request_no_cache=rp.request_wants_revalidation(request.headers),
         request_no_store=rp.request_forbids_store(request.headers) or not cache_ok,
         retry_after=s.gateway.breaker(group).retry_after(),
+        stale_if_slow=s.settings.cache.stale_if_slow,
     )
     return await _execute(ctx, action)
 
@@ -145,9 +147,17 @@ async def _fetch(ctx: ReadContext, action: rp.Fetch | rp.Bypass) -> web.StreamRe
         if ctx.key is None:
             fetched = await fetch_and_store(ctx, False)
         else:
-            fetched = await s.coalescer.run(
+            fetching = s.coalescer.run(
                 ctx.key, lambda: fetch_and_store(ctx, store), lambda: read_back(ctx)
             )
+            if isinstance(action, rp.Fetch) and action.stale_after is not None:
+                raced = await fetch_unless_slow(ctx, fetching, action.stale_after)
+                if isinstance(raced, rp.ServeStaleIfSlow):
+                    s.metrics.on_cache(ctx.ex.route_name, "stale_if_error")
+                    return _from_entry(ctx, raced, raced.age)
+                fetched = raced
+            else:
+                fetched = await fetching
     except UpstreamError as exc:
         return _after_failure(ctx, action, exc, None)
     if fetched.status in _FAILED_STATUS and isinstance(action, rp.Fetch):

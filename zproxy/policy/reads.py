@@ -6,7 +6,8 @@
     ServeFresh | ServeStaleAndRevalidate | Fetch (ServeStaleIfError while Zuora fails)
 
 and the HTTP edge executes the returned action, ending in ``assert_never``. When a fetch fails
-(5xx, timeout, reset, connect error) ``on_fetch_failure`` says whether a stale entry may stand in.
+(5xx, timeout, reset, connect error) ``on_fetch_failure`` says whether a stale entry may stand in;
+when it is slow (past ``Fetch.stale_after``) ``on_fetch_slow`` does.
 ``is_storable`` says whether an upstream answer may be kept, and ``cache_status`` renders the
 RFC 9211 ``Cache-Status`` value of what happened (CONTRACT §2).
 
@@ -16,13 +17,14 @@ only while the upstream is open (breaker) or has just failed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, assert_never
 
-import orjson
-
-from zproxy.policy.keys import header
+from zproxy.policy.read_http import body_success as body_success
+from zproxy.policy.read_http import is_storable as is_storable
+from zproxy.policy.read_http import request_forbids_store as request_forbids_store
+from zproxy.policy.read_http import request_wants_revalidation as request_wants_revalidation
 from zproxy.policy.routes import ReadPolicy
 
 CACHE_NAME = "zproxy"
@@ -63,12 +65,23 @@ class ServeStaleIfError:
 
 
 @dataclass(frozen=True, slots=True)
+class ServeStaleIfSlow:
+    """Zuora has not answered within ``stale_if_slow``: the stale entry (inside its
+    stale-if-error window) answers now; the fetch finishes in the background and stores."""
+
+    age: float
+
+
+@dataclass(frozen=True, slots=True)
 class Fetch:
     """Forward to Zuora. ``store``: keep a storable answer. ``reason`` is RFC 9211's ``fwd``:
-    ``miss`` (nothing stored), ``stale`` (stored entry too old), ``request`` (client asked)."""
+    ``miss`` (nothing stored), ``stale`` (stored entry too old), ``request`` (client asked).
+    ``stale_after``: seconds to wait for Zuora before ``on_fetch_slow`` may answer with the
+    stale entry (None: wait for the fetch)."""
 
     store: bool
     reason: FetchReason = "miss"
+    stale_after: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +119,17 @@ def decide_read(
     request_no_cache: bool,
     request_no_store: bool = False,
     retry_after: float = 30.0,
+    stale_if_slow: float = 0.0,
 ) -> ReadAction:
     """What to do with a cacheable read.
 
     ``upstream_open``: the breaker refuses calls now. ``request_no_cache``: the client sent
     ``Cache-Control: no-cache`` (or ``Pragma: no-cache``): a fresh hit is not enough, but while
     Zuora is down a stale entry still beats an error (RFC 5861 stale-if-error). ``retry_after``
-    is the breaker's remaining open time, for ``Unavailable``.
+    is the breaker's remaining open time, for ``Unavailable``. ``stale_if_slow`` (seconds, 0:
+    off): how long a fetch of a stale entry still inside its stale-if-error window may keep the
+    caller waiting before the entry answers (``Fetch.stale_after``, ``on_fetch_slow``); a
+    client asking for revalidation (``no-cache``) waits for Zuora.
     """
     if not has_identity:
         return Bypass()
@@ -139,7 +156,24 @@ def decide_read(
         return ServeFresh(age, policy.fresh - age)
     if age <= policy.fresh + policy.stale_while_revalidate:
         return ServeStaleAndRevalidate(age)
-    return Fetch(store, "stale")
+    stale_after = stale_if_slow if stale_if_slow > 0 and _within_sie(age, policy) else None
+    return Fetch(store, "stale", stale_after)
+
+
+def _within_sie(age: float, policy: ReadPolicy) -> bool:
+    return age <= policy.fresh + policy.stale_if_error
+
+
+def on_fetch_slow(
+    *, entry: EntryMeta | None, now: float, policy: ReadPolicy
+) -> ServeStaleIfSlow | None:
+    """The fetch outlasted ``Fetch.stale_after``: the stale entry answers if it is still inside
+    its stale-if-error window now (None: keep waiting for Zuora)."""
+    if entry is not None:
+        age = age_of(entry, now)
+        if _within_sie(age, policy):
+            return ServeStaleIfSlow(age)
+    return None
 
 
 def on_fetch_failure(
@@ -148,75 +182,12 @@ def on_fetch_failure(
     """Zuora failed (5xx, timeout, reset, connect error): serve stale inside the SIE window."""
     if entry is not None:
         age = age_of(entry, now)
-        if age <= policy.fresh + policy.stale_if_error:
+        if _within_sie(age, policy):
             return ServeStaleIfError(age)
     return PassThroughError()
 
 
-def is_storable(
-    status: int,
-    headers: Mapping[str, str],
-    body_success: bool | None,
-    body_len: int,
-    max_bytes: int,
-) -> bool:
-    """May this upstream answer be kept?
-
-    Only a 200 whose body is complete (matches ``Content-Length`` when the body was not
-    transfer-decoded) and at most ``max_bytes``, whose JSON ``success`` is not false. We are a
-    private cache per credential, so ``Cache-Control: private`` is fine; ``no-store`` is
-    honoured. The route table decides freshness, so ``max-age``/``no-cache`` are not read
-    (as nginx's ``proxy_cache_valid``). ``Set-Cookie`` answers and ``Vary: *`` are not kept.
-    """
-    if status != 200 or body_success is False or body_len > max_bytes:
-        return False
-    if _has_directive(header(headers, "Cache-Control"), "no-store"):
-        return False
-    if header(headers, "Set-Cookie") is not None:
-        return False
-    if (header(headers, "Vary") or "").strip() == "*":
-        return False
-    length = header(headers, "Content-Length")
-    if length is not None and header(headers, "Content-Encoding") is None:
-        return length.strip().isdigit() and int(length) == body_len
-    return True
-
-
-def _has_directive(value: str | None, name: str) -> bool:
-    if not value:
-        return False
-    return any(part.split("=", 1)[0].strip().lower() == name for part in value.split(","))
-
-
-def request_wants_revalidation(headers: Mapping[str, str]) -> bool:
-    """``Cache-Control: no-cache`` / ``max-age=0`` or ``Pragma: no-cache`` on the request."""
-    cc = header(headers, "Cache-Control")
-    if _has_directive(cc, "no-cache") or "max-age=0" in (cc or "").replace(" ", "").lower():
-        return True
-    return _has_directive(header(headers, "Pragma"), "no-cache")
-
-
-def request_forbids_store(headers: Mapping[str, str]) -> bool:
-    """``Cache-Control: no-store`` on the request."""
-    return _has_directive(header(headers, "Cache-Control"), "no-store")
-
-
-def body_success(body: bytes, content_type: str | None) -> bool | None:
-    """The top-level ``success`` (or CRUD ``Success``) of a JSON body; None when absent or not
-    JSON. Only called for answers that might be stored."""
-    if not content_type or "json" not in content_type.lower() or body.lstrip()[:1] != b"{":
-        return None
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return False  # a JSON answer we cannot parse is not worth keeping
-    if not isinstance(doc, dict):
-        return None
-    value = doc.get("success", doc.get("Success"))
-    return value if isinstance(value, bool) else None
-
-
-CacheOutcome = ReadAction | PassThroughError
+CacheOutcome = ReadAction | PassThroughError | ServeStaleIfSlow
 
 
 def cache_status(
@@ -245,6 +216,9 @@ def cache_status(
     elif isinstance(outcome, ServeStaleIfError):
         parts.append("hit")
         extra.insert(0, "stale-if-error")
+    elif isinstance(outcome, ServeStaleIfSlow):
+        parts += ["hit", "fwd=stale"]
+        extra.insert(0, "stale-if-slow")
     elif isinstance(outcome, Fetch):
         parts.append(f"fwd={outcome.reason}")
         if fwd_status is not None and outcome.reason != "miss":
