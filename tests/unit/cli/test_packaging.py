@@ -21,7 +21,8 @@ def test_every_subpackage_is_listed() -> None:
 def test_the_shipped_data_is_the_top_level_config() -> None:
     assert SETUPTOOLS["package-dir"] == {"zproxy._data": "config"}
     patterns = SETUPTOOLS["package-data"]["zproxy._data"]
-    shipped = {p.relative_to(ROOT / "config") for pat in patterns for p in (ROOT / "config").glob(pat)}
+    config = ROOT / "config"
+    shipped = {p.relative_to(config) for pat in patterns for p in config.glob(pat)}
     assert Path("zproxy.yaml") in shipped
     assert {p.name for p in shipped if p.parent.name == "scenarios"} == {
         p.name for p in (ROOT / "config" / "scenarios").glob("*.yaml")
