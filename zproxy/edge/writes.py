@@ -27,6 +27,7 @@ from zproxy.policy import writes as wp
 from zproxy.policy.headers import response_headers
 from zproxy.policy.routes import WritePolicy, render_tags
 from zproxy.policy.sensitive import has_card_data
+from zproxy.policy.write_body import body_acceptable
 from zproxy.queue.model import QueuedWrite, new_idempotency_key, new_write_id
 from zproxy.queue.store import IdempotencyMismatch
 from zproxy.store.cache import soft_purge
@@ -67,6 +68,8 @@ class WriteContext:
     key: str | None
     prefer: bool
     card: bool
+    #: The body is what Zuora accepts for this method (a JSON object for POST/PUT/PATCH).
+    body_ok: bool
 
     def upstream_call(self) -> UpstreamCall:
         assert self.ex.match is not None
@@ -91,6 +94,7 @@ async def handle_write(s: Services, ex: Exchange) -> web.StreamResponse:
         prefer_async=ctx.prefer,
         card_data=ctx.card,
         behind_queued=_behind_queued(s, ctx.policy, ex, ctx.body),
+        body_ok=ctx.body_ok,
     )
     return await _execute(ctx, action)
 
@@ -124,6 +128,7 @@ async def _context(s: Services, ex: Exchange) -> WriteContext:
         key,
         prefers_async(request),
         has_card_data(body),
+        body_acceptable(request.method, body),
     )
 
 
@@ -139,6 +144,8 @@ async def _execute(ctx: WriteContext, action: wp.WriteAction) -> web.StreamRespo
             return _refuse(ctx, "not queueable")
         case wp.Unknown504():
             return _unknown(ctx)
+        case wp.InvalidBody():
+            return _invalid_body(ctx)
         case _:
             assert_never(action)
 
@@ -154,11 +161,17 @@ async def _forward(ctx: WriteContext) -> web.StreamResponse:
             error_never_sent=exc.never_sent,
             prefer_async=ctx.prefer,
             card_data=ctx.card,
+            body_ok=ctx.body_ok,
         )
         return await _execute(ctx, after)
     ctx.ex.upstream_status = resp.status
     later = wp.on_upstream_status(
-        ctx.policy, method, resp.status, prefer_async=ctx.prefer, card_data=ctx.card
+        ctx.policy,
+        method,
+        resp.status,
+        prefer_async=ctx.prefer,
+        card_data=ctx.card,
+        body_ok=ctx.body_ok,
     )
     if later is not None:
         return await _execute(ctx, later)
@@ -218,6 +231,19 @@ def _refuse(ctx: WriteContext, reason: str) -> web.Response:
         f"Zuora is unavailable and this write cannot be queued ({reason})",
         ctx.ex.request_id,
         headers={"Retry-After": str(max(1, int(retry_after + 0.999)))},
+        queued=False,
+        idempotencyKey=ctx.key,
+    )
+
+
+def _invalid_body(ctx: WriteContext) -> web.Response:
+    """Zuora is unavailable and this body is not one it accepts: say so now, queue nothing."""
+    return error_response(
+        400,
+        "ZPROXY_INVALID_BODY",
+        f"The request body must be a JSON object for {ctx.ex.request.method} on this route; "
+        "Zuora is unavailable and the write was not queued",
+        ctx.ex.request_id,
         queued=False,
         idempotencyKey=ctx.key,
     )

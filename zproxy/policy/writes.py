@@ -12,6 +12,11 @@ one joins them instead of overtaking them. A write is queueable when its route s
 ``on_outage: queue`` (and, with ``queue_requires_prefer``, the client sent
 ``Prefer: respond-async``) and it carries no card data.
 
+A write is queued only if Zuora could accept it: where zproxy would queue a POST/PUT/PATCH
+whose body is not a JSON object (``policy.write_body``), the answer is ``InvalidBody`` (400 at
+once) instead of a 202 that would end as a dead letter. While Zuora is up (breaker closed) such
+a body is still forwarded, so the client gets Zuora's own answer.
+
 Replay attempts (``check_age``, ``classify_replay``): 2xx with ``success`` not false is applied;
 5xx, 408, 409 (idempotent request in flight), 429 (honouring Retry-After), lock competition,
 temporary errors and transport failures are retried with capped exponential backoff and full
@@ -80,8 +85,13 @@ class Unknown504:
     """The write may or may not have been applied: 504, outcome unknown."""
 
 
+@dataclass(frozen=True, slots=True)
+class InvalidBody:
+    """It would be queued, but its body is not the JSON object Zuora needs: 400 at once."""
+
+
 #: Everything a live write can come to; the edge executes it in one ``match``.
-WriteAction = Forward | Queue | Reject | Reject503 | Unknown504
+WriteAction = Forward | Queue | Reject | Reject503 | Unknown504 | InvalidBody
 
 
 def _queueable(policy: WritePolicy | None, prefer_async: bool, card_data: bool) -> Reject | None:
@@ -101,19 +111,24 @@ def decide_write(
     prefer_async: bool,
     card_data: bool,
     behind_queued: bool = False,
-) -> Forward | Queue | Reject:
+    body_ok: bool = True,
+) -> Forward | Queue | Reject | InvalidBody:
     """Before sending: forward while the breaker lets us, else queue if allowed.
 
     ``behind_queued``: writes with the same order key are still queued. A queueable write
     then joins them rather than overtake them (Zuora is probably back, so the replayer will
     send it right after them); one that may not be queued is forwarded all the same.
+    ``body_ok``: the body is what Zuora accepts (``write_body.body_acceptable``); when it is
+    not, a write that would be queued is ``InvalidBody`` (forwarded while the breaker is closed).
     """
     if not breaker_open and not behind_queued:
         return Forward()
     refused = _queueable(policy, prefer_async, card_data)
-    if refused is None:
+    if refused is None and body_ok:
         return Queue()
-    return refused if breaker_open else Forward()
+    if not breaker_open:
+        return Forward()
+    return refused if refused is not None else InvalidBody()
 
 
 def on_forward_failure(
@@ -123,13 +138,16 @@ def on_forward_failure(
     error_never_sent: bool,
     prefer_async: bool,
     card_data: bool = False,
-) -> Queue | Reject503 | Unknown504:
-    """After a forwarded write failed without an answer from Zuora."""
+    body_ok: bool = True,
+) -> Queue | InvalidBody | Reject503 | Unknown504:
+    """After a forwarded write failed without an answer from Zuora (``body_ok``: as in
+    ``decide_write``; a body Zuora cannot accept is never queued)."""
+    queue: Queue | InvalidBody = Queue() if body_ok else InvalidBody()
     queueable = _queueable(policy, prefer_async, card_data) is None
     if error_never_sent:
-        return Queue() if queueable else Reject503()
+        return queue if queueable else Reject503()
     if queueable and method.upper() in ("POST", "PATCH"):
-        return Queue()
+        return queue
     return Unknown504()
 
 
@@ -147,10 +165,12 @@ def on_upstream_status(
     *,
     prefer_async: bool,
     card_data: bool = False,
-) -> Queue | None:
+    body_ok: bool = True,
+) -> Queue | InvalidBody | None:
     """After a forwarded write got an answer: a 503 or 429 is queued like a write never sent, a
-    502/504 like an ambiguous failure (POST/PATCH only, their replays are deduped by key);
-    ``None``: pass Zuora's answer through."""
+    502/504 like an ambiguous failure (POST/PATCH only, their replays are deduped by key), an
+    invalid body that would be queued is ``InvalidBody``; ``None``: pass Zuora's answer
+    through."""
     if status in NOT_PROCESSED_STATUSES:
         never_sent = True
     elif status in AMBIGUOUS_STATUSES:
@@ -158,9 +178,14 @@ def on_upstream_status(
     else:
         return None
     after = on_forward_failure(
-        policy, method, error_never_sent=never_sent, prefer_async=prefer_async, card_data=card_data
+        policy,
+        method,
+        error_never_sent=never_sent,
+        prefer_async=prefer_async,
+        card_data=card_data,
+        body_ok=body_ok,
     )
-    return after if isinstance(after, Queue) else None
+    return after if isinstance(after, Queue | InvalidBody) else None
 
 
 # ---- replay attempts -----------------------------------------------------------------------
