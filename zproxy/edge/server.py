@@ -40,10 +40,17 @@ class ErrorReporter(Protocol):
 
 class _JsonErrorRequestHandler(RequestHandler):
     _last_payload: Any = None
+    _handled = 0  # requests whose handling ended (``_request_count`` counts those parsed)
+    _half_closed = False
 
     async def _handle_request(self, request: web.BaseRequest, *args: Any) -> Any:
         self._last_payload = request.content
-        return await super()._handle_request(request, *args)
+        if self._half_closed:
+            _cut_short(request)
+        try:
+            return await super()._handle_request(request, *args)
+        finally:
+            self._handled += 1
 
     def data_received(self, data: bytes) -> None:
         # Between requests (nothing in progress or queued, the last body read to its end) a
@@ -74,10 +81,10 @@ class _JsonErrorRequestHandler(RequestHandler):
         """The client half-closed (``shutdown(SHUT_WR)``): a request it already sent is
         still answered, then the connection ends. A body cut short by the close fails the
         request as a disconnected client (it is not forwarded complete)."""
-        request = self._current_request
-        if request is not None and not request.content.is_eof():
-            request.content.set_exception(ConnectionResetError("client closed mid-body"))
-        if self._request_in_progress or self._messages:
+        self._half_closed = True
+        if self._current_request is not None:
+            _cut_short(self._current_request)
+        if self._request_count > self._handled:
             self._close = True
             return True  # keep the transport open for the answer
         return None
@@ -109,8 +116,16 @@ class _JsonErrorRequestHandler(RequestHandler):
         resp.force_close()
         reporter: Any = self._manager.request_handler if self._manager is not None else None
         if isinstance(reporter, ErrorReporter):
-            reporter.report_error(request, request_id, status)
+            try:
+                reporter.report_error(request, request_id, status)
+            except Exception as report_exc:  # the answer goes out all the same
+                log.error("request_log_failed", exc_info=report_exc)
         return resp
+
+
+def _cut_short(request: web.BaseRequest) -> None:
+    if not request.content.is_eof():
+        request.content.set_exception(ConnectionResetError("client closed mid-body"))
 
 
 def c_parser_in_use() -> bool:
