@@ -89,3 +89,9 @@ async def edge(start_edge: StartEdge) -> ZproxyProcess:
 @pytest.fixture
 def seen(upstream: tuple[str, Seen]) -> Seen:
     return upstream[1]
+
+
+@pytest.fixture
+async def start_edge_small(start_edge: StartEdge) -> ZproxyProcess:
+    """zproxy with a 1 KiB request body limit."""
+    return await start_edge(overrides={"server": {"max_request_body": 1024}})
