@@ -89,7 +89,7 @@ class ProxyHandler:
                 response.headers["Allow"] = ", ".join(ALLOWED_METHODS)
         except UpstreamError as exc:
             if _client_gone(request, exc):
-                return self.client_gone(ex)
+                return self.client_gone(ex, exc)
             response = self.upstream_error(ex, exc)
         except web.HTTPRequestEntityTooLarge:
             response = error_response(
@@ -103,7 +103,7 @@ class ProxyHandler:
             raise
         except Exception as exc:
             if _client_gone(request, exc):
-                return self.client_gone(ex)
+                return self.client_gone(ex, exc)
             log.error("unhandled_error", request_id=ex.request_id, exc_info=exc)
             response = error_response(
                 500, "ZPROXY_INTERNAL_ERROR", "zproxy failed to handle the request", ex.request_id
@@ -115,15 +115,20 @@ class ProxyHandler:
         if not response.prepared:
             try:
                 await response.prepare(request)
-            except ConnectionError:
-                return self.client_gone(ex)
+            except ConnectionError as exc:
+                return self.client_gone(ex, exc)
         self.finish(ex, response.status, response)
         return response
 
-    def client_gone(self, ex: Exchange) -> web.StreamResponse:
+    def client_gone(self, ex: Exchange, exc: BaseException) -> web.StreamResponse:
         """The client went away (reset, or closed mid-body): nobody to answer. Logged as a
         499, aiohttp's error path is told not to answer (``ConnectionError``)."""
-        log.info("client_disconnected", request_id=ex.request_id, route=ex.route_name)
+        log.info(
+            "client_disconnected",
+            request_id=ex.request_id,
+            route=ex.route_name,
+            error=type(exc).__name__,
+        )
         self.finish(ex, 499)
         raise ConnectionResetError("client disconnected")
 

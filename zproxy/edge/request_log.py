@@ -36,7 +36,12 @@ def _identity(services: Services, ex: Exchange) -> str | None:
     credential = credential_of(ex.request.headers)
     if credential is None:
         return None
-    return fallback_principal(services.hasher, credential)[-_IDENTITY_CHARS:]
+    try:
+        principal = fallback_principal(services.hasher, credential)
+    except UnicodeEncodeError:  # header bytes that were not UTF-8: hash them as they came
+        raw = credential.value.encode("utf-8", "surrogateescape")
+        principal = services.hasher.hash(credential.kind, raw)
+    return principal[-_IDENTITY_CHARS:]
 
 
 def _breaker(services: Services, ex: Exchange) -> str | None:
