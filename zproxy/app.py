@@ -23,6 +23,7 @@ from zproxy.admin.api import routes as admin_routes
 from zproxy.admin.app import build_admin_app
 from zproxy.clock import Clock, SystemClock
 from zproxy.config.model import Settings
+from zproxy.config.redis_url import parse_redis_url
 from zproxy.edge.handler import ProxyHandler
 from zproxy.edge.identity import Identities
 from zproxy.edge.server import ProxyServer
@@ -39,6 +40,7 @@ from zproxy.store.connect import redis_client
 from zproxy.store.embedded import RedisServer
 from zproxy.store.principals import PrincipalStore
 from zproxy.store.redis import RedisCacheStore
+from zproxy.store.topology import TopologyWatch
 from zproxy.upstream.breaker import BreakerConfig, BreakerSet
 from zproxy.upstream.breaker_sync import BreakerSync
 from zproxy.upstream.client import UpstreamClient
@@ -214,6 +216,14 @@ async def start(
         gateway=_gateway(settings, clock, metrics, upstream, breakers),
     )
     services.readiness_checks.append(lambda: redis_ready(services))
+    topology = TopologyWatch(
+        redis,
+        parse_redis_url(settings.redis.url).mode,
+        metrics.on_redis_topology,
+        need_replica=settings.queue.durability == "replicated",
+    )
+    services.readiness_checks.append(topology.check)
+    services.metrics_refreshers.append(topology.report)
     sync = BreakerSync(redis, breakers)
     await sync.start()
     services.stoppers.append(sync.stop)
@@ -266,7 +276,7 @@ async def start(
         ssl_context=ssl_ctx,
         reuse_port=is_worker(),
     ).start()
-    admin_app = build_admin_app(services, admin_routes)
+    admin_app = build_admin_app(services, admin_routes, topology.details)
     admin_runner = web.AppRunner(
         admin_app, access_log=None, keepalive_timeout=15, shutdown_timeout=2
     )

@@ -13,6 +13,8 @@ from zproxy.errors import StoreUnavailable
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ReadyDetails = Callable[[], Awaitable[dict[str, object]]]
+READY_DETAILS: web.AppKey[ReadyDetails] = web.AppKey("ready_details")
 
 
 def json_response(data: object, status: int = 200) -> web.Response:
@@ -80,14 +82,23 @@ async def healthz(_request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     problems = [p for check in services.readiness_checks if (p := await check())]
-    if problems:
-        return json_response({"status": "unavailable", "reasons": problems}, status=503)
-    return json_response({"status": "ready"})
+    body: dict[str, object] = (
+        {"status": "unavailable", "reasons": problems} if problems else {"status": "ready"}
+    )
+    describe = request.app.get(READY_DETAILS)
+    if describe is not None:
+        body.update(await describe())
+    return json_response(body, status=503 if problems else 200)
 
 
-def build_admin_app(services: Services, routes: web.RouteTableDef) -> web.Application:
+def build_admin_app(
+    services: Services, routes: web.RouteTableDef, details: ReadyDetails | None = None
+) -> web.Application:
+    """``details``: extra fields of the ``/readyz`` body (the Redis topology zproxy sees)."""
     app = web.Application(middlewares=[token_guard, store_unavailable], client_max_size=1024 * 1024)
     app[SERVICES] = services
+    if details is not None:
+        app[READY_DETAILS] = details
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

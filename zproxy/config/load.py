@@ -31,6 +31,7 @@ ENV_VARS: Mapping[str, str] = {
     "ZPROXY_CACHE_SECRET": "cache.secret",
     "ZPROXY_CALLOUT_SECRET": "cache.callout_secret",
     "ZPROXY_QUEUE_KEY": "queue.encryption_key",
+    "ZPROXY_QUEUE_DURABILITY": "queue.durability",
     "ZPROXY_CA_BUNDLE": "upstream.ca_bundle",
     "ZPROXY_TLS_CERT": "server.tls_cert",
     "ZPROXY_TLS_KEY": "server.tls_key",

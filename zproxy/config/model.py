@@ -96,6 +96,10 @@ class QueueSettings:
     encryption_key: str | None = None
     max_age: float = 20 * 3600.0
     durability_timeout_ms: int = 1500
+    #: ``local``: fsync on the primary; ``replicated``: also acknowledged by >= 1 replica.
+    durability: str = "local"
+    #: Streams the queue is split into by order key (spread over a Cluster's primaries).
+    partitions: int = 8
     replay_concurrency: int = 8
     lease_seconds: float = 30.0
 

@@ -26,6 +26,7 @@ from zproxy.config.model import (
     UpstreamSettings,
 )
 from zproxy.config.reader import Reader
+from zproxy.config.redis_url import parse_redis_url
 from zproxy.config.routes import parse_routes
 from zproxy.errors import ConfigError
 
@@ -160,10 +161,10 @@ def _server(r: Reader, raw: Mapping[str, Any]) -> ServerSettings:
 
 def _redis(r: Reader, raw: Mapping[str, Any]) -> RedisSettings:
     url = r.string(raw, "redis", "url", "embedded")
-    if url != "embedded" and not url.startswith(("redis://", "rediss://", "unix://")):
-        r.fail(
-            "redis.url", f"must be 'embedded' or a redis://, rediss:// or unix:// URL (got {url!r})"
-        )
+    try:
+        parse_redis_url(url)
+    except ValueError as exc:
+        r.fail("redis.url", str(exc))
     return RedisSettings(
         url=url, socket_timeout=r.number(raw, "redis", "socket_timeout", 2.0, above=True)
     )
@@ -234,6 +235,10 @@ def _queue(r: Reader, raw: Mapping[str, Any]) -> QueueSettings:
         durability_timeout_ms=r.number(
             raw, "queue", "durability_timeout_ms", d.durability_timeout_ms, minimum=1, integer=True
         ),
+        durability=r.string(
+            raw, "queue", "durability", d.durability, choices=("local", "replicated")
+        ),
+        partitions=r.number(raw, "queue", "partitions", d.partitions, minimum=1, integer=True),
         replay_concurrency=r.number(
             raw, "queue", "replay_concurrency", d.replay_concurrency, minimum=1, integer=True
         ),

@@ -126,6 +126,19 @@ class Metrics:
         self.redis_errors = Counter(
             "zproxy_redis_errors", "Redis operations that failed", ["op"], registry=r
         )
+        self.redis_topology = Gauge(
+            "zproxy_redis_topology_info",
+            "The Redis topology zproxy sees: 1 on the current mode and primary address(es)",
+            ["mode", "primary"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self.redis_replicas = Gauge(
+            "zproxy_redis_replicas_connected",
+            "Replicas in sync with the primary (a Cluster: the fewest over its primaries)",
+            registry=r,
+            multiprocess_mode="livemin",
+        )
         self.upstream_success_false = Counter(
             "zproxy_upstream_success_false",
             "Zuora 2xx answers whose JSON body says success: false (declines, validation)",
@@ -217,6 +230,12 @@ class Metrics:
 
     def on_durability(self, durable: bool) -> None:
         self.write_durable.set(1 if durable else 0)
+
+    def on_redis_topology(self, mode: str, primary: str, replicas: int) -> None:
+        """The topology seen now; the previous primary's series is dropped."""
+        self.redis_topology.clear()
+        self.redis_topology.labels(mode, primary).set(1)
+        self.redis_replicas.set(replicas)
 
     def on_redis_error(self, op: str) -> None:
         self.redis_errors.labels(op).inc()

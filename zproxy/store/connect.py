@@ -1,4 +1,9 @@
-"""The one way zproxy builds a Redis client (the cache/main client and the queue's client).
+"""The one way zproxy builds a Redis client (the cache/main client and the queue's client),
+for one Redis (``redis://``, ``rediss://``, ``unix://``), a Sentinel-monitored primary
+(``redis+sentinel://``: ``Sentinel(...).master_for(name)``, which asks the sentinels for the
+primary on every new connection and drops connections to a demoted one) or a Cluster
+(``redis+cluster://``: ``RedisCluster(startup_nodes=...)``, which follows MOVED/ASK and
+re-reads the slot map after a failover).
 
 Every client retries a command that failed on a connection error or timeout once, on a fresh
 connection, after a short exponential backoff (redis-py's ``Retry``: the failed connection is
@@ -9,17 +14,24 @@ costs one retry, never a 503.
 Retrying a command that may have run is safe for every command zproxy sends: cache writes
 overwrite, the queue's enqueue is deduped on its idempotency key, its outcome scripts are
 fenced by the claim's token and ``FINISH`` answers 1 again for the claim that finished it.
+
+A ``RedisCluster`` is handed out typed as ``Redis``: it has the same command methods, and the
+few places that differ (pipelines with ``target_nodes``, per-primary scans) ask ``is_cluster``.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final, cast
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from zproxy.config.redis_url import RedisTarget, parse_redis_url
 
 #: Seconds a pooled connection may sit idle before it is PINGed ahead of its next command.
 HEALTH_CHECK_INTERVAL: Final = 2
@@ -32,6 +44,10 @@ def retry_policy() -> Retry:
     return Retry(ExponentialBackoff(cap=0.5, base=0.05), RETRIES)
 
 
+def is_cluster(client: object) -> bool:
+    return isinstance(client, RedisCluster)
+
+
 def redis_client(
     url: str,
     *,
@@ -40,16 +56,61 @@ def redis_client(
     max_connections: int,
     pool_wait: float,
 ) -> aioredis.Redis:
-    """A client on a blocking pool: under load a caller waits up to ``pool_wait`` for a
-    connection (redis-py's default pool refuses the command past ``max_connections``)."""
+    """A client for ``url``. One Redis: a blocking pool, where under load a caller waits up to
+    ``pool_wait`` for a connection (redis-py's default pool refuses the command past
+    ``max_connections``). Sentinel and Cluster use redis-py's own pools."""
+    target = parse_redis_url(url)
+    common: dict[str, Any] = {
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": connect_timeout,
+        "retry": retry_policy(),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        "health_check_interval": HEALTH_CHECK_INTERVAL,
+    }
+    if target.mode == "sentinel":
+        return _sentinel_client(target, common, max_connections)
+    if target.mode == "cluster":
+        return _cluster_client(target, common, max_connections)
     pool = aioredis.BlockingConnectionPool.from_url(
-        url,
-        max_connections=max_connections,
-        timeout=pool_wait,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=connect_timeout,
-        retry=retry_policy(),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
-        health_check_interval=HEALTH_CHECK_INTERVAL,
+        url, max_connections=max_connections, timeout=pool_wait, **common
     )
     return aioredis.Redis.from_pool(pool)
+
+
+def _sentinel_client(
+    target: RedisTarget, common: dict[str, Any], max_connections: int
+) -> aioredis.Redis:
+    tls: dict[str, Any] = {"ssl": True} if target.tls else {}
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        list(target.hosts),
+        sentinel_kwargs={
+            "socket_timeout": common["socket_timeout"],
+            "socket_connect_timeout": common["socket_connect_timeout"],
+            **tls,
+        },
+    )
+    client = sentinel.master_for(
+        target.master_name,
+        username=target.username,
+        password=target.password,
+        db=target.db,
+        max_connections=max_connections,
+        **tls,
+        **common,
+    )
+    return cast(aioredis.Redis, client)
+
+
+def _cluster_client(
+    target: RedisTarget, common: dict[str, Any], max_connections: int
+) -> aioredis.Redis:
+    cluster = RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in target.hosts],
+        username=target.username,
+        password=target.password,
+        ssl=target.tls,
+        max_connections=max_connections,
+        require_full_coverage=False,
+        **common,
+    )
+    return cast(aioredis.Redis, cluster)

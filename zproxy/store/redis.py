@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Final
+from typing import Any, Final, cast
 
 import redis.asyncio as aioredis
 
@@ -96,9 +96,14 @@ return deleted
 """
 
 
+def _connection_kwargs(redis: aioredis.Redis) -> dict[str, Any]:
+    kwargs: dict[str, Any] = cast(Any, redis).get_connection_kwargs()
+    return kwargs
+
+
 class RedisCacheStore:
     def __init__(self, redis: aioredis.Redis, codec: Codec | None = None) -> None:
-        if redis.connection_pool.connection_kwargs.get("decode_responses"):
+        if _connection_kwargs(redis).get("decode_responses"):
             raise ValueError("RedisCacheStore needs a client with decode_responses=False")
         self._redis = redis
         self._codec = codec or Codec()
