@@ -54,6 +54,15 @@ def _no_queue(request: web.Request) -> web.Response:
     return _error(request, 503, "ZPROXY_STORE_UNAVAILABLE", "The write queue is unavailable")
 
 
+def _limit(raw: str) -> int | None:
+    """``limit`` in 1..MAX_LIST, ASCII digits only (``"²".isdigit()`` is true, ``int("²")``
+    raises)."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 4):
+        return None
+    value = int(raw)
+    return value if 1 <= value <= MAX_LIST else None
+
+
 @routes.get("/admin/writes")
 async def list_writes(request: web.Request) -> web.Response:
     s = _services(request)
@@ -62,10 +71,10 @@ async def list_writes(request: web.Request) -> web.Response:
         return _error(
             request, 400, "ZPROXY_BAD_STATE", "state must be queued, replaying, applied or dead"
         )
-    raw_limit = request.query.get("limit", "100")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIST:
+    limit = _limit(request.query.get("limit", "100"))
+    if limit is None:
         return _error(request, 400, "ZPROXY_BAD_LIMIT", f"limit must be 1 to {MAX_LIST}")
-    records = await s.writes.queue.list(state, limit=int(raw_limit))
+    records = await s.writes.queue.list(state, limit=limit)
     return json_response({"state": state, "writes": [redacted_view(r) for r in records]})
 
 

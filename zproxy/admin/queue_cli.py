@@ -9,6 +9,7 @@ write's redacted JSON. Exit codes: 0 done, 1 no such write or the server refused
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -74,7 +75,7 @@ def request(base: str, token: str, method: str, path: str) -> Answer:
 def _json(raw: bytes) -> Any:
     try:
         return json.loads(raw) if raw else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return raw.decode("utf-8", "replace")
 
 
@@ -164,6 +165,10 @@ def run_queue_command(
     action: str, write_id: str | None, state: str | None, admin_url: str | None
 ) -> int:
     """``zproxy queue ACTION [ID] [--state S] [--admin-url URL]``; returns the exit code."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # Paths and notes may hold any character; a terminal that cannot show one gets an
+        # escape, not a traceback.
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
         if action not in ("ls", "show", "retry", "drop"):
             raise CliError(f"unknown action {action!r} (ls, show, retry, drop)", 2)

@@ -5,13 +5,15 @@ pairs replaced, and every run of 13-19 digits (optionally split by spaces or das
 numbers are written) keeps only its last 4, Luhn-valid or not. Request and track ids are left
 alone.
 
-Any stored body is shown without raising: JSON is walked (to a bounded depth) and rendered
-again; a body that is not JSON, is not UTF-8, or cannot be rendered again (nested deeper than
-the encoder allows) is redacted as text.
+Any stored body is shown without raising, and as it will be sent: JSON is walked (to a bounded
+depth) and rendered again only when that loses nothing; a body that is not JSON, is not UTF-8,
+has duplicate keys, numbers the rendering would change (beyond 64-bit integers or a double's
+exact text) or is nested deeper than the decoder goes is redacted as text.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -35,12 +37,47 @@ def redact_plain(text: str) -> str:
     return sensitive.redact_text(text, luhn=False)
 
 
+class _Lossy(Exception):
+    """Rendering this JSON again would change what the operator sees."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    doc = dict(pairs)
+    if len(doc) != len(pairs):
+        raise _Lossy  # the view would hide the values Zuora may take
+    return doc
+
+
+def _exact_float(text: str) -> float:
+    value = float(text)
+    if repr(value) != text:
+        raise _Lossy
+    return value
+
+
+def _int64(text: str) -> int:
+    value = int(text)
+    if not -(2**63) <= value < 2**64:
+        raise _Lossy  # orjson renders 64-bit integers only
+    return value
+
+
+def _no_constant(text: str) -> Any:
+    raise _Lossy  # NaN, Infinity: not JSON
+
+
 def _redact_json(raw: bytes) -> str | None:
     """Rendered JSON with secret fields replaced, or None when ``raw`` is not JSON we can
-    render again."""
+    render again without changing it."""
     try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        doc = json.loads(
+            raw.decode("utf-8"),
+            object_pairs_hook=_unique_keys,
+            parse_float=_exact_float,
+            parse_int=_int64,
+            parse_constant=_no_constant,
+        )
+    except (ValueError, RecursionError, _Lossy):
         return None
     try:
         return orjson.dumps(sensitive.redact_value("", doc, luhn=False)).decode()
