@@ -193,6 +193,7 @@ async def start(
 ) -> Running:
     clock = clock or SystemClock()
     metrics = Metrics()
+    metrics.declare_routes(route.name for route in settings.routes.routes)
     upstream = UpstreamClient(settings.upstream)
     await upstream.open()
     hasher = Hasher(await cache_secret(settings, redis))

@@ -25,6 +25,7 @@ from zproxy.edge.services import Services
 from zproxy.errors import ClientError, NotDurable, StoreUnavailable, UpstreamError
 from zproxy.policy import writes as wp
 from zproxy.policy.headers import response_headers
+from zproxy.policy.reads import body_success
 from zproxy.policy.routes import WritePolicy, render_tags
 from zproxy.policy.sensitive import has_card_data
 from zproxy.policy.write_body import body_acceptable
@@ -181,6 +182,8 @@ async def _forward(ctx: WriteContext) -> web.StreamResponse:
 async def _relay(ctx: WriteContext, resp: UpstreamResponse) -> web.Response:
     """Zuora's answer as it came, after its side effects on the cache and identities."""
     if 200 <= resp.status < 300:
+        if body_success(resp.body, resp.headers.get("Content-Type")) is False:
+            ctx.s.metrics.on_upstream_success_false(ctx.ex.route_name)
         await _after_success(ctx.s, ctx.ex, ctx.policy, ctx.body, resp.body)
     elif resp.status in (401, 403):
         await ctx.s.identities.refused(ctx.ex.request.headers)
