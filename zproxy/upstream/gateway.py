@@ -30,7 +30,7 @@ from zproxy.policy.retry_after import cooldown_after_429, parse_retry_after
 from zproxy.upstream.boundary import UpstreamStream
 from zproxy.upstream.breaker import Breaker, BreakerOpen, BreakerSet, Permit, Rejected
 from zproxy.upstream.client import Body, UpstreamClient, UpstreamResponse
-from zproxy.upstream.limiter import ConcurrencyLimiter, LimiterRejected, Slot
+from zproxy.upstream.limiter import Limiter, LimiterRejected, Slot
 from zproxy.upstream.retry import RetryPolicy
 
 _RETRYABLE_STATUS = frozenset({502, 503, 504})
@@ -67,7 +67,7 @@ class Gateway:
         self,
         client: UpstreamClient,
         breakers: BreakerSet,
-        limiter: ConcurrencyLimiter,
+        limiter: Limiter,
         retry: RetryPolicy,
         metrics: Metrics,
         clock: Clock,

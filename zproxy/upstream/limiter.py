@@ -72,6 +72,16 @@ class LimiterListener(Protocol):
     def on_reject(self, pool: str, reason: Reason) -> None: ...
 
 
+class Limiter(Protocol):
+    """What the gateway needs: ``ConcurrencyLimiter`` (per process) or ``FleetLimiter``."""
+
+    async def acquire(self, pool: str) -> Slot: ...
+
+    def release(self, slot: Slot) -> None: ...
+
+    def note_retry_after(self, pool: str, seconds: float) -> None: ...
+
+
 class Cooldown:
     """Until when a pool must not call Zuora. Pure: ``now`` is monotonic seconds."""
 
@@ -139,6 +149,10 @@ class ConcurrencyLimiter:
         self._sleep = sleep
         self._listener = listener
         self._pools = {name: _Pool(name, limit) for name, limit in config.pools.items()}
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
 
     def _pool(self, name: str) -> _Pool:
         return self._pools.get(name) or self._pools[DEFAULT_POOL]
