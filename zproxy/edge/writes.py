@@ -26,6 +26,7 @@ from zproxy.errors import ClientError, NotDurable, StoreUnavailable, UpstreamErr
 from zproxy.policy import writes as wp
 from zproxy.policy.headers import response_headers
 from zproxy.policy.reads import body_success
+from zproxy.policy.retry_after import render_retry_after
 from zproxy.policy.routes import WritePolicy, render_tags
 from zproxy.policy.sensitive import has_card_data
 from zproxy.policy.write_body import body_acceptable
@@ -233,7 +234,7 @@ def _refuse(ctx: WriteContext, reason: str) -> web.Response:
         "ZPROXY_UPSTREAM_UNAVAILABLE",
         f"Zuora is unavailable and this write cannot be queued ({reason})",
         ctx.ex.request_id,
-        headers={"Retry-After": str(max(1, int(retry_after + 0.999)))},
+        headers={"Retry-After": render_retry_after(retry_after)},
         queued=False,
         idempotencyKey=ctx.key,
     )
