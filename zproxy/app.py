@@ -33,7 +33,8 @@ from zproxy.observability.logging import configure_logging
 from zproxy.observability.metrics import Metrics
 from zproxy.policy import sensitive
 from zproxy.policy.keys import Hasher
-from zproxy.queue.redis_queue import RedisWriteQueue, queue_redis_client
+from zproxy.queue.partitioned import PartitionedWriteQueue
+from zproxy.queue.redis_queue import queue_redis_client
 from zproxy.queue.service import WriteService, load_cipher
 from zproxy.store.coalesce import Coalescer, RedisLock
 from zproxy.store.connect import redis_client
@@ -44,6 +45,7 @@ from zproxy.store.topology import TopologyWatch
 from zproxy.upstream.breaker import BreakerConfig, BreakerSet
 from zproxy.upstream.breaker_sync import BreakerSync
 from zproxy.upstream.client import UpstreamClient
+from zproxy.upstream.fleet_limiter import FleetLimiter
 from zproxy.upstream.gateway import Gateway
 from zproxy.upstream.limiter import ConcurrencyLimiter, LimiterConfig
 from zproxy.upstream.retry import RetryBudget, RetryConfig, RetryPolicy
@@ -157,6 +159,7 @@ def _gateway(
     metrics: Metrics,
     upstream: UpstreamClient,
     breakers: BreakerSet,
+    redis: Redis,
 ) -> Gateway:
     r = settings.retry
     retry_config = RetryConfig(
@@ -171,11 +174,14 @@ def _gateway(
     retry = RetryPolicy(
         retry_config, clock, budget=RetryBudget.from_config(retry_config, clock, metrics)
     )
-    limiter = ConcurrencyLimiter(
+    local = ConcurrencyLimiter(
         LimiterConfig(pools=dict(settings.upstream.pools), max_wait=settings.upstream.pool_wait),
         clock,
         listener=metrics,
     )
+    # Zuora caps concurrency per tenant: the pools are shared by every process using this URL.
+    scope = f"{settings.upstream.url.host}:{settings.upstream.url.port}"
+    limiter = FleetLimiter(local, redis, scope=scope, listener=metrics)
     return Gateway(upstream, breakers, limiter, retry, metrics, clock)
 
 
@@ -214,7 +220,7 @@ async def start(
             wait=settings.upstream.total_timeout,
         ),
         breakers=breakers,
-        gateway=_gateway(settings, clock, metrics, upstream, breakers),
+        gateway=_gateway(settings, clock, metrics, upstream, breakers, redis),
     )
     services.readiness_checks.append(lambda: redis_ready(services))
     topology = TopologyWatch(
@@ -228,13 +234,16 @@ async def start(
     sync = BreakerSync(redis, breakers)
     await sync.start()
     services.stoppers.append(sync.stop)
+    services.stoppers.append(services.gateway.limiter.close)
     queue_client = queue_redis_client(redis_url, socket_timeout=settings.redis.socket_timeout)
     cipher = load_cipher(settings)
-    queue = RedisWriteQueue(
+    queue = PartitionedWriteQueue(
         queue_client,
         cipher,
+        partitions=settings.queue.partitions,
         clock=clock,
         waitaof_timeout_ms=settings.queue.durability_timeout_ms,
+        replicated=settings.queue.durability == "replicated",
     )
     writes = WriteService(
         settings,

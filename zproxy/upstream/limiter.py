@@ -81,6 +81,8 @@ class Limiter(Protocol):
 
     def note_retry_after(self, pool: str, seconds: float) -> None: ...
 
+    async def close(self) -> None: ...
+
 
 class Cooldown:
     """Until when a pool must not call Zuora. Pure: ``now`` is monotonic seconds."""
@@ -229,6 +231,9 @@ class ConcurrencyLimiter:
 
     def in_flight(self, pool: str) -> int:
         return self._pool(pool).in_flight
+
+    async def close(self) -> None:
+        """Nothing to hand back: the slots live in this process only."""
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         now = self._clock.monotonic()
