@@ -1,4 +1,5 @@
-"""Shared fixtures: a real redis-server per test session, flushed between tests."""
+"""Session-wide fixtures: a real redis-server per test session, flushed between tests; and the
+time fakes every folder shares (``tests.support.fakes``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from tests.support.fakes import clock as clock
+from tests.support.fakes import fake_sleep as fake_sleep
 from zproxy.store.embedded import RedisServer, free_port
 
 

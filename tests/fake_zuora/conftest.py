@@ -1,4 +1,5 @@
-"""Fixtures: the fake Zuora on a free port with a FakeClock, and a small authenticated client."""
+"""Fixtures: the fake Zuora on a free port with the shared FakeClock (``clock``, from
+tests/conftest.py), and a small authenticated client."""
 
 from __future__ import annotations
 
@@ -10,11 +11,6 @@ import pytest
 from tests.fake_zuora.helpers import Api
 from zproxy.clock import FakeClock
 from zproxy.testing.fake_zuora import RunningFakeZuora, running_fake_zuora
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

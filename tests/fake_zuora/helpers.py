@@ -1,22 +1,16 @@
-"""Helpers for the fake Zuora tests: an authenticated client and request bodies."""
+"""Helpers for the fake Zuora tests: an authenticated client (its replies are
+``tests.support.http.Reply``; ``.data`` is the parsed JSON body or None) and request bodies."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from tests.support import eventually
+from tests.support.http import Reply, request
 from zproxy.testing.fake_zuora import RunningFakeZuora
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: Any
-    text: str
 
 
 @dataclass
@@ -31,13 +25,7 @@ class Api:
         self, method: str, path: str, *, headers: dict[str, str] | None = None, **kw: Any
     ) -> Reply:
         all_headers = {"Authorization": f"Bearer {self.token}", **(headers or {})}
-        async with self.session.request(
-            method, self.fz.url + path, headers=all_headers, **kw
-        ) as resp:
-            text = await resp.text()
-            is_json = resp.content_type == "application/json"
-            body = await resp.json() if is_json else None
-            return Reply(resp.status, dict(resp.headers), body, text)
+        return await request(self.session, method, self.fz.url + path, headers=all_headers, **kw)
 
     async def get(self, path: str, **kw: Any) -> Reply:
         return await self.call("GET", path, **kw)
@@ -65,11 +53,11 @@ class Api:
 
     async def wait_until(self, predicate: Any, what: str) -> None:
         """Poll ``/__fake/stats`` until ``predicate(stats)``; fails after ~5 s."""
-        for _ in range(500):
-            if predicate(await self.stats()):
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"timed out waiting for {what}")
+
+        async def check() -> bool:
+            return bool(predicate(await self.stats()))
+
+        await eventually(check, timeout=5, every=0.01, what=what)
 
 
 NEW_ACCOUNT = {

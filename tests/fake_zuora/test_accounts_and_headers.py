@@ -33,15 +33,15 @@ IRONBANK_WORDS = (
 async def test_get_account_has_the_v1_shape_and_zuora_headers(api: Api) -> None:
     reply = await api.get("/v1/accounts/A00000001", headers={"Zuora-Track-Id": "trace-1"})
     assert reply.status == 200
-    assert reply.body["success"] is True
-    assert set(reply.body) >= {
+    assert reply.data["success"] is True
+    assert set(reply.data) >= {
         "basicInfo",
         "billingAndPayment",
         "metrics",
         "billToContact",
         "soldToContact",
     }
-    assert reply.body["basicInfo"]["accountNumber"] == "A00000001"
+    assert reply.data["basicInfo"]["accountNumber"] == "A00000001"
     assert uuid.UUID(reply.headers["Zuora-Request-Id"])
     assert reply.headers["Zuora-Track-Id"] == "trace-1"
     for header in (
@@ -53,8 +53,8 @@ async def test_get_account_has_the_v1_shape_and_zuora_headers(api: Api) -> None:
         "Concurrency-Limit-Remaining",
     ):
         assert reply.headers[header]
-    by_id = await api.get(f"/v1/accounts/{reply.body['basicInfo']['id']}")
-    assert by_id.body["basicInfo"]["accountNumber"] == "A00000001"
+    by_id = await api.get(f"/v1/accounts/{reply.data['basicInfo']['id']}")
+    assert by_id.data["basicInfo"]["accountNumber"] == "A00000001"
 
 
 async def test_remaining_rate_limit_counts_down(api: Api) -> None:
@@ -66,22 +66,22 @@ async def test_remaining_rate_limit_counts_down(api: Api) -> None:
 async def test_not_found_is_200_success_false_with_50000040(api: Api) -> None:
     reply = await api.get("/v1/accounts/NOPE")
     assert reply.status == 200
-    assert reply.body["success"] is False
-    assert reply.body["processId"]
-    assert reply.body["requestId"] == reply.headers["Zuora-Request-Id"]
-    assert reply.body["reasons"][0]["code"] == 50000040
+    assert reply.data["success"] is False
+    assert reply.data["processId"]
+    assert reply.data["requestId"] == reply.headers["Zuora-Request-Id"]
+    assert reply.data["reasons"][0]["code"] == 50000040
 
 
 async def test_unknown_routes_404_in_a_zuora_shape(api: Api) -> None:
     reply = await api.get("/v1/no/such/thing")
     assert reply.status == 404
-    assert reply.body["success"] is False
+    assert reply.data["success"] is False
     assert "Zuora-Request-Id" in reply.headers
     assert (await api.call("DELETE", "/v1/accounts/A00000001")).status == 405
 
 
 async def test_summary_lists_subscriptions_invoices_and_payments(api: Api) -> None:
-    body = (await api.get("/v1/accounts/A00000001/summary")).body
+    body = (await api.get("/v1/accounts/A00000001/summary")).data
     assert body["success"] is True
     assert body["basicInfo"]["accountNumber"] == "A00000001"
     assert isinstance(body["subscriptions"], list)
@@ -92,18 +92,18 @@ async def test_summary_lists_subscriptions_invoices_and_payments(api: Api) -> No
 async def test_create_then_read_then_update_an_account(api: Api) -> None:
     created = await api.post("/v1/accounts", {**NEW_ACCOUNT, "crmId": "crm-1", "Tier__c": "gold"})
     assert created.status == 200
-    assert created.body["success"] is True
-    number = created.body["accountNumber"]
-    assert created.body["billToContactId"]
-    assert created.body["soldToContactId"]
-    got = (await api.get(f"/v1/accounts/{number}")).body
+    assert created.data["success"] is True
+    number = created.data["accountNumber"]
+    assert created.data["billToContactId"]
+    assert created.data["soldToContactId"]
+    got = (await api.get(f"/v1/accounts/{number}")).data
     assert got["basicInfo"]["name"] == "Example Org"
     assert got["basicInfo"]["Tier__c"] == "gold"
     updated = await api.put(
         f"/v1/accounts/{number}", {"name": "Renamed", "billToContact": {"city": "Paris"}}
     )
-    assert updated.body == {"success": True}
-    got = (await api.get(f"/v1/accounts/{number}")).body
+    assert updated.data == {"success": True}
+    got = (await api.get(f"/v1/accounts/{number}")).data
     assert got["basicInfo"]["name"] == "Renamed"
     assert got["billToContact"]["city"] == "Paris"
     assert got["billToContact"]["firstName"] == "Ada"
@@ -129,21 +129,21 @@ async def test_invalid_account_bodies_are_400_and_apply_nothing(
 ) -> None:
     reply = await api.post("/v1/accounts", body)
     assert reply.status == 400
-    assert reply.body["success"] is False
-    assert f"'{field}'" in reply.body["reasons"][0]["message"]
+    assert reply.data["success"] is False
+    assert f"'{field}'" in reply.data["reasons"][0]["message"]
     assert await api.ledger() == []
 
 
 async def test_a_json_array_body_is_a_400(api: Api) -> None:
     reply = await api.post("/v1/accounts", [1, 2])
     assert reply.status == 400
-    assert reply.body["success"] is False
+    assert reply.data["success"] is False
 
 
 async def test_duplicate_account_number_is_a_business_error(api: Api) -> None:
     reply = await api.post("/v1/accounts", {**NEW_ACCOUNT, "accountNumber": "A00000001"})
     assert reply.status == 200
-    assert reply.body["success"] is False
+    assert reply.data["success"] is False
 
 
 async def test_card_numbers_are_masked_and_never_stored(api: Api) -> None:
@@ -155,7 +155,7 @@ async def test_card_numbers_are_masked_and_never_stored(api: Api) -> None:
         "cardHolderInfo": {"cardHolderName": "Ada"},
     }
     created = await api.post("/v1/accounts", {**NEW_ACCOUNT, "creditCard": card})
-    number = created.body["accountNumber"]
+    number = created.data["accountNumber"]
     method = await api.post(
         "/v1/payment-methods",
         {
@@ -165,9 +165,9 @@ async def test_card_numbers_are_masked_and_never_stored(api: Api) -> None:
             **{**card, "cardNumber": "5555555555554444"},
         },
     )
-    assert method.body["success"] is True
-    listed = (await api.get(f"/v1/accounts/{number}/payment-methods")).body
-    assert listed["defaultPaymentMethodId"] == method.body["id"]
+    assert method.data["success"] is True
+    listed = (await api.get(f"/v1/accounts/{number}/payment-methods")).data
+    assert listed["defaultPaymentMethodId"] == method.data["id"]
     assert sorted(c["cardNumber"] for c in listed["creditcard"]) == [
         "************1111",
         "************4444",

@@ -93,7 +93,7 @@ async def test_token_expires_on_the_injected_clock(api: Api, clock: FakeClock) -
     assert (await api.get("/v1/accounts/A00000001")).status == 200
     clock.advance(2)
     reply = await api.get("/v1/accounts/A00000001")
-    assert (reply.status, reply.body) == (401, {"message": "Authentication error"})
+    assert (reply.status, reply.data) == (401, {"message": "Authentication error"})
 
 
 async def test_legacy_key_headers_are_accepted(api: Api) -> None:
@@ -137,5 +137,5 @@ async def test_a_clients_list_restricts_credentials_and_assigns_tenants(
         ids = []
         for token in (one["access_token"], two["access_token"]):
             api = Api(session, fz, token)
-            ids.append((await api.get("/v1/accounts/A00000001")).body["basicInfo"]["id"])
+            ids.append((await api.get("/v1/accounts/A00000001")).data["basicInfo"]["id"])
         assert ids[0] != ids[1], "each tenant has its own seeded data"

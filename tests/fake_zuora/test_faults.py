@@ -7,7 +7,8 @@ import asyncio
 import aiohttp
 import pytest
 
-from tests.fake_zuora.helpers import NEW_ACCOUNT, Api, Reply
+from tests.fake_zuora.helpers import NEW_ACCOUNT, Api
+from tests.support.http import Reply
 from zproxy.clock import FakeClock
 
 QUERY = {"queryString": "select Id from Account where AccountNumber = 'A00000001'"}
@@ -22,7 +23,7 @@ async def test_down_answers_503_everywhere_but_the_control_api(api: Api) -> None
     await api.fault(mode="down")
     reply = await api.get("/v1/accounts/A00000001", headers={"Zuora-Track-Id": "t"})
     assert reply.status == 503
-    assert reply.body["success"] is False
+    assert reply.data["success"] is False
     assert reply.headers["Zuora-Track-Id"] == "t"
     assert "Zuora-Request-Id" in reply.headers
     assert (await api.post("/v1/accounts", NEW_ACCOUNT)).status == 503
@@ -95,7 +96,7 @@ async def test_ratelimit_answers_429_with_retry_after(api: Api) -> None:
     assert reply.status == 429
     assert reply.headers["Retry-After"] == "7"
     assert reply.headers["RateLimit-Remaining"] == "0"
-    assert reply.body["success"] is False
+    assert reply.data["success"] is False
 
 
 async def test_writes_down_keeps_reads_and_zoql_working(api: Api) -> None:
@@ -157,8 +158,8 @@ async def test_lock_competition_fails_writes_with_58730050(api: Api) -> None:
     await api.fault(mode="lock_competition")
     reply = await api.put("/v1/accounts/A00000001", {"notes": "x"})
     assert reply.status == 200
-    assert reply.body["success"] is False
-    assert reply.body["reasons"] == [
+    assert reply.data["success"] is False
+    assert reply.data["reasons"] == [
         {
             "code": 58730050,
             "message": "Operation failed due to a lock competition, please retry later.",
@@ -172,16 +173,16 @@ async def test_lock_competition_fails_writes_with_58730050(api: Api) -> None:
 
 async def test_lock_competition_only_between_concurrent_writes_to_one_account(api: Api) -> None:
     await api.fault(mode="lock_competition", concurrent_only=True)
-    assert (await api.put("/v1/accounts/A00000001", {"notes": "alone"})).body["success"] is True
+    assert (await api.put("/v1/accounts/A00000001", {"notes": "alone"})).data["success"] is True
     await api.fault(mode="slow", scope="/v1/accounts/A00000001", latency_ms=60_000)
     first = asyncio.create_task(api.put("/v1/accounts/A00000001", {"notes": "first"}))
     await api.wait_until(lambda s: s["in_flight"] == 1, "the first write")
     second = await api.put("/v1/accounts/A00000001", {"notes": "second"})
-    assert second.body["reasons"][0]["code"] == 58730050
+    assert second.data["reasons"][0]["code"] == 58730050
     other = await api.put("/v1/accounts/A00000002", {"notes": "other account"})
-    assert other.body["success"] is True
+    assert other.data["success"] is True
     await api.fault(mode="up", scope="/v1/accounts/A00000001")
-    assert (await first).body["success"] is True
+    assert (await first).data["success"] is True
     ledger = await api.ledger()
     assert [e["account"] for e in ledger] == ["A00000001", "A00000002", "A00000001"]
 
@@ -195,7 +196,7 @@ async def test_reset_after_apply_applies_then_drops_and_a_retry_replays(api: Api
     assert entry["idempotency_key"] == "ambiguous"
     retry = await api.post("/v1/accounts", NEW_ACCOUNT, headers=key)
     assert retry.headers["Idempotent-Replayed"] == "true"
-    assert retry.body["accountNumber"] == entry["account"]
+    assert retry.data["accountNumber"] == entry["account"]
     assert len(await api.ledger()) == 1
 
 
@@ -255,7 +256,7 @@ async def test_concurrency_cap_answers_429_request_exceeded_limit(api: Api) -> N
     await api.wait_until(lambda s: s["in_flight"] == 2, "two hung requests")
     capped = await api.get("/v1/catalog/products")
     assert capped.status == 429
-    assert capped.body == {
+    assert capped.data == {
         "code": "REQUEST_EXCEEDED_LIMIT",
         "message": "Your total number of concurrent requests have exceeded the limit allowed "
         "by the system. Please resubmit your request later.",
@@ -271,16 +272,16 @@ async def test_concurrency_cap_answers_429_request_exceeded_limit(api: Api) -> N
 
 async def test_reset_restores_seed_state_and_clears_everything(api: Api) -> None:
     created = await api.post("/v1/accounts", NEW_ACCOUNT, headers={"Idempotency-Key": "k"})
-    number = created.body["accountNumber"]
+    number = created.data["accountNumber"]
     await api.fault(mode="down", scope="writes")
     assert (await api.control("POST", "reset")) == {"reset": True}
-    assert (await api.get(f"/v1/accounts/{number}")).body["success"] is False, "back to the seed"
+    assert (await api.get(f"/v1/accounts/{number}")).data["success"] is False, "back to the seed"
     assert (await api.control("GET", "fault"))["rules"] == []
     assert await api.ledger() == []
     stats = await api.stats()
     assert (stats["total"], stats["faults"], stats["idempotent_replays"]) == (1, {}, 0)
     again = await api.post("/v1/accounts", NEW_ACCOUNT, headers={"Idempotency-Key": "k"})
-    assert again.body["accountNumber"] == number, "same seed, same numbers, key forgotten"
+    assert again.data["accountNumber"] == number, "same seed, same numbers, key forgotten"
     assert "Idempotent-Replayed" not in again.headers
 
 

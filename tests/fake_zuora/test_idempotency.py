@@ -14,8 +14,8 @@ async def test_a_replay_returns_the_first_answer_and_applies_once(api: Api, plan
     key = {"Idempotency-Key": "order-1"}
     first = await api.post("/v1/orders", order_body("A00000001", plan_id), headers=key)
     second = await api.post("/v1/orders", order_body("A00000001", plan_id), headers=key)
-    assert first.body["success"] is True
-    assert second.body == first.body
+    assert first.data["success"] is True
+    assert second.data == first.data
     assert second.headers["Idempotent-Replayed"] == "true"
     assert "Idempotent-Replayed" not in first.headers
     assert second.headers["Zuora-Request-Id"] != first.headers["Zuora-Request-Id"]
@@ -29,7 +29,7 @@ async def test_failures_are_stored_and_replayed_too(api: Api) -> None:
     first = await api.post("/v1/accounts", {"name": "x"}, headers=key)
     second = await api.post("/v1/accounts", {"name": "x"}, headers=key)
     assert first.status == second.status == 400
-    assert second.body == first.body
+    assert second.data == first.data
     assert second.headers["Idempotent-Replayed"] == "true"
 
 
@@ -39,7 +39,7 @@ async def test_reuse_for_another_url_body_or_tenant_is_422(api: Api, plan_id: st
     other_url = await api.post("/v1/orders", order_body("A00000001", plan_id), headers=key)
     other_body = await api.post("/v1/accounts", {**NEW_ACCOUNT, "name": "Other"}, headers=key)
     assert other_url.status == other_body.status == 422
-    assert other_url.body["success"] is False
+    assert other_url.data["success"] is False
     api.fz.fake.auth.tenants["tenant-two-client-000000000000000000"] = 2
     form = {
         "client_id": "tenant-two-client-000000000000000000",
@@ -60,12 +60,12 @@ async def test_a_second_request_while_the_first_is_in_flight_gets_409(api: Api) 
     await api.wait_until(lambda s: s["idempotency_in_flight"] == 1, "the first request")
     second = await api.post("/v1/accounts", NEW_ACCOUNT, headers=key)
     assert second.status == 409
-    assert second.body["success"] is False
+    assert second.data["success"] is False
     await api.fault(mode="up")  # wakes the slow request, which then completes
     done = await first
     assert done.status == 200
     third = await api.post("/v1/accounts", NEW_ACCOUNT, headers=key)
-    assert third.body == done.body
+    assert third.data == done.data
     assert len(await api.ledger()) == 1
 
 
@@ -75,7 +75,7 @@ async def test_keys_expire_after_24_hours_on_the_injected_clock(api: Api, clock:
     clock.advance(24 * 3600 + 1)
     api.token = await api.fz.token(api.session)
     second = await api.post("/v1/accounts", NEW_ACCOUNT, headers=key)
-    assert second.body["accountNumber"] != first.body["accountNumber"]
+    assert second.data["accountNumber"] != first.data["accountNumber"]
     assert len(await api.ledger()) == 2
 
 
@@ -83,7 +83,7 @@ async def test_keys_are_ignored_on_put_and_must_fit_255_chars(api: Api) -> None:
     key = {"Idempotency-Key": "put-key"}
     one = await api.put("/v1/accounts/A00000001", {"notes": "one"}, headers=key)
     two = await api.put("/v1/accounts/A00000001", {"notes": "two"}, headers=key)
-    assert one.body == two.body == {"success": True}
+    assert one.data == two.data == {"success": True}
     assert "Idempotent-Replayed" not in two.headers
     assert len(await api.ledger()) == 2
     too_long = await api.post("/v1/accounts", NEW_ACCOUNT, headers={"Idempotency-Key": "k" * 256})

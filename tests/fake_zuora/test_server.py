@@ -55,7 +55,7 @@ async def test_same_seed_same_ids_over_http() -> None:
         for _ in range(2):
             async with running_fake_zuora(seed=42, clock=FakeClock(), accounts=3) as fz:
                 api = Api(session, fz, await fz.token(session))
-                ids.append((await api.get("/v1/accounts/A00000003")).body["basicInfo"]["id"])
-                ids.append((await api.post("/v1/accounts", NEW_ACCOUNT)).body["accountId"])
+                ids.append((await api.get("/v1/accounts/A00000003")).data["basicInfo"]["id"])
+                ids.append((await api.post("/v1/accounts", NEW_ACCOUNT)).data["accountId"])
     assert ids[0] == ids[2]
     assert ids[1] == ids[3]

@@ -14,7 +14,7 @@ async def _query(api: Api, text: str, batch: int | None = None) -> tuple[int, di
     if batch is not None:
         body["conf"] = {"batchSize": batch}
     reply = await api.post("/v1/action/query", body)
-    return reply.status, reply.body
+    return reply.status, reply.data
 
 
 async def test_select_with_where_returns_pascal_case_and_omits_nulls(api: Api) -> None:
@@ -51,7 +51,7 @@ async def test_subscriptions_by_account_id_match_the_rest_api(api: Api) -> None:
     _, body = await _query(
         api, f"select Name, Status from Subscription where AccountId = '{acct_id}'"
     )
-    rest = (await api.get(f"/v1/subscriptions/accounts/{number}")).body["subscriptions"]
+    rest = (await api.get(f"/v1/subscriptions/accounts/{number}")).data["subscriptions"]
     assert [r["Name"] for r in body["records"]] == [s["subscriptionNumber"] for s in rest]
 
 
@@ -63,14 +63,14 @@ async def test_batch_size_and_query_more_walk_every_record(api: Api) -> None:
     seen = [r["AccountNumber"] for r in first["records"]]
     locator = first["queryLocator"]
     while locator:
-        more = (await api.post("/v1/action/queryMore", {"queryLocator": locator})).body
+        more = (await api.post("/v1/action/queryMore", {"queryLocator": locator})).data
         seen += [r["AccountNumber"] for r in more["records"]]
         locator = more.get("queryLocator")
         assert more["done"] is (locator is None)
     assert seen == [f"A{n:08d}" for n in range(1, 13)]
     stale = await api.post("/v1/action/queryMore", {"queryLocator": first["queryLocator"]})
     assert stale.status == 400
-    assert stale.body["FaultCode"] == "INVALID_QUERY_LOCATOR"
+    assert stale.data["FaultCode"] == "INVALID_QUERY_LOCATOR"
 
 
 @pytest.mark.parametrize(
@@ -114,20 +114,20 @@ async def test_crud_get_and_update_account(api: Api) -> None:
     acct_id = api.fz.fake.tenant(1).accounts["A00000004"]["id"]
     got = await api.get(f"/v1/object/account/{acct_id}")
     assert got.status == 200
-    assert got.body["AccountNumber"] == "A00000004"
-    assert "Notes" not in got.body
+    assert got.data["AccountNumber"] == "A00000004"
+    assert "Notes" not in got.data
     fields = await api.get(f"/v1/object/account/{acct_id}?fields=Name,AutoPay")
-    assert set(fields.body) == {"Name", "AutoPay"}
+    assert set(fields.data) == {"Name", "AutoPay"}
     missing = await api.get("/v1/object/account/0123")
-    assert (missing.status, missing.body) == (404, {"done": True, "records": [], "size": 0})
+    assert (missing.status, missing.data) == (404, {"done": True, "records": [], "size": 0})
     updated = await api.put(f"/v1/object/account/{acct_id}", {"Name": "Crud Name", "Notes": "n"})
-    assert updated.body == {"Success": True, "Id": acct_id}
-    rest = (await api.get("/v1/accounts/A00000004")).body["basicInfo"]
+    assert updated.data == {"Success": True, "Id": acct_id}
+    rest = (await api.get("/v1/accounts/A00000004")).data["basicInfo"]
     assert (rest["name"], rest["notes"]) == ("Crud Name", "n")
     bad = await api.put(f"/v1/object/account/{acct_id}", {"Balance": 5})
     assert bad.status == 400
-    assert bad.body["Success"] is False
-    assert bad.body["Errors"][0]["Code"] == "INVALID_FIELD"
+    assert bad.data["Success"] is False
+    assert bad.data["Errors"][0]["Code"] == "INVALID_FIELD"
 
 
 async def test_describe_is_xml(api: Api) -> None:
