@@ -28,6 +28,7 @@ from zproxy.policy import reads as rp
 from zproxy.policy.keys import cache_key, request_body_digest
 from zproxy.policy.retry_after import render_retry_after
 from zproxy.store.cache import CacheEntry
+from zproxy.upstream.limiter import LimiterRejected
 
 log = structlog.get_logger("zproxy.reads")
 _FAILED_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -178,7 +179,8 @@ def _after_failure(
     exc: UpstreamError | None,
     fetched: Fetched | None,
 ) -> web.StreamResponse:
-    """Zuora failed: stale-if-error inside the window, else a truthful error + Retry-After.
+    """Zuora failed, or our cap toward it refused the call (``detail=shed``): the stale entry
+    inside its stale-if-error window, else a truthful error + Retry-After.
 
     Zuora's own 5xx/429 passes through (a 503 gets a ``Retry-After`` when it has none; a
     concurrency 429 has none on purpose). When no
@@ -187,8 +189,13 @@ def _after_failure(
     is counted here as ``stale_if_error`` or ``miss`` (a ``Bypass`` was counted already).
     """
     s = ctx.s
-    fallback = rp.on_fetch_failure(entry=ctx.entry, now=s.clock.time(), policy=ctx.policy)
-    if isinstance(fallback, rp.ServeStaleIfError) and ctx.entry is not None:
+    fallback = rp.on_fetch_failure(
+        entry=ctx.entry,
+        now=s.clock.time(),
+        policy=ctx.policy,
+        shed=isinstance(exc, LimiterRejected),
+    )
+    if isinstance(fallback, rp.ServeStaleIfError | rp.ServeStaleShed) and ctx.entry is not None:
         s.metrics.on_cache(ctx.ex.route_name, "stale_if_error")
         return _from_entry(ctx, fallback, fallback.age)
     if isinstance(action, rp.Fetch):

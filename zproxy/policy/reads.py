@@ -73,6 +73,14 @@ class ServeStaleIfSlow:
 
 
 @dataclass(frozen=True, slots=True)
+class ServeStaleShed:
+    """zproxy's own concurrency cap toward Zuora refused the fetch (nothing was sent): the
+    stale entry, inside its stale-if-error window, answers instead of an error."""
+
+    age: float
+
+
+@dataclass(frozen=True, slots=True)
 class Fetch:
     """Forward to Zuora. ``store``: keep a storable answer. ``reason`` is RFC 9211's ``fwd``:
     ``miss`` (nothing stored), ``stale`` (stored entry too old), ``request`` (client asked).
@@ -177,17 +185,18 @@ def on_fetch_slow(
 
 
 def on_fetch_failure(
-    *, entry: EntryMeta | None, now: float, policy: ReadPolicy
-) -> ServeStaleIfError | PassThroughError:
-    """Zuora failed (5xx, timeout, reset, connect error): serve stale inside the SIE window."""
+    *, entry: EntryMeta | None, now: float, policy: ReadPolicy, shed: bool = False
+) -> ServeStaleIfError | ServeStaleShed | PassThroughError:
+    """Zuora failed (5xx, timeout, reset, connect error), or ``shed``: our concurrency cap
+    refused the call, like an open breaker: serve stale inside the SIE window."""
     if entry is not None:
         age = age_of(entry, now)
         if _within_sie(age, policy):
-            return ServeStaleIfError(age)
+            return ServeStaleShed(age) if shed else ServeStaleIfError(age)
     return PassThroughError()
 
 
-CacheOutcome = ReadAction | PassThroughError | ServeStaleIfSlow
+CacheOutcome = ReadAction | PassThroughError | ServeStaleIfSlow | ServeStaleShed
 
 
 def cache_status(
@@ -216,6 +225,9 @@ def cache_status(
     elif isinstance(outcome, ServeStaleIfError):
         parts.append("hit")
         extra.insert(0, "stale-if-error")
+    elif isinstance(outcome, ServeStaleShed):
+        parts.append("hit")
+        extra.insert(0, "shed")
     elif isinstance(outcome, ServeStaleIfSlow):
         parts += ["hit", "fwd=stale"]
         extra.insert(0, "stale-if-slow")
