@@ -28,7 +28,8 @@ from zproxy.edge.responses import error_response, request_id_of
 log = structlog.get_logger("zproxy.http")
 #: A request line as RFC 9112 §3 has it: one space between method, target and version.
 #: llhttp (as aiohttp builds it) also takes runs of spaces there; those are refused.
-_REQUEST_LINE = re.compile(rb"[!-~]+ [^ \r\n]+ HTTP/1\.[01]\r?$")
+_REQUEST_LINE = re.compile(rb"[!-~]+ [^ \r\n]+ HTTP/1\.[01]\r?")
+_MAX_LINE = 8190
 
 
 @runtime_checkable
@@ -39,12 +40,15 @@ class ErrorReporter(Protocol):
 
 
 class _JsonErrorRequestHandler(RequestHandler):
-    _last_payload: Any = None
+    _first_line: bytearray | None
     _handled = 0  # requests whose handling ended (``_request_count`` counts those parsed)
     _half_closed = False
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._first_line = bytearray()
+
     async def _handle_request(self, request: web.BaseRequest, *args: Any) -> Any:
-        self._last_payload = request.content
         if self._half_closed:
             _cut_short(request)
         try:
@@ -53,20 +57,19 @@ class _JsonErrorRequestHandler(RequestHandler):
             self._handled += 1
 
     def data_received(self, data: bytes) -> None:
-        # Between requests (nothing in progress or queued, the last body read to its end) a
-        # chunk starts a request line: check its spacing and version before the lenient
-        # parser sees it.
-        last = self._last_payload
-        if (
-            not self._request_in_progress
-            and not self._messages
-            and not self._close
-            and (last is None or last.is_eof())
-        ):
+        # The connection's first request line (gathered across chunks) is checked for its
+        # spacing and version before the lenient parser sees it. Later request lines are not:
+        # the parser's position is not known here without parsing (the handler still refuses
+        # versions other than 1.0 and 1.1 on them).
+        line = self._first_line
+        if line is not None:
             end = data.find(b"\n")
-            if end > 0 and not _REQUEST_LINE.match(data, 0, end):
-                self._refuse(BadStatusLine("request line"))
-                return
+            line += data if end < 0 else data[:end]
+            if end >= 0 or len(line) > _MAX_LINE:
+                self._first_line = None
+                if end >= 0 and not _REQUEST_LINE.fullmatch(line):
+                    self._refuse(BadStatusLine("request line"))
+                    return
         super().data_received(data)
 
     def _refuse(self, exc: BadStatusLine) -> None:

@@ -1,8 +1,11 @@
 """Only HTTP/1.0 and HTTP/1.1 are spoken: other versions, a missing version and request lines
-with runs of spaces (which aiohttp's llhttp build takes) are a 400 in HTTP/1.1, the connection
-closed, and nothing reaches the upstream."""
+with runs of spaces (which aiohttp's llhttp build takes) are a 400, the connection closed, and
+nothing reaches the upstream. Spacing is checked on a connection's first request line (sent
+whole or a byte at a time); versions on every request."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 
@@ -39,6 +42,22 @@ async def test_second_request_on_a_connection_checked_too(edge: ZproxyProcess, s
     assert b"HTTP/1.1 400 " in raw.data
     assert b"HTTP/2.0" not in raw.data
     assert seen.paths() == ["/v1/first"]
+
+
+async def test_request_line_sent_a_byte_at_a_time(edge: ZproxyProcess, seen: Seen) -> None:
+    for line, status in ((b"GET  /v1/slow HTTP/1.1", b"400"), (b"GET /v1/slow HTTP/1.1", b"200")):
+        reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
+        try:
+            for i in range(len(line)):
+                writer.write(line[i : i + 1])
+                await writer.drain()
+            writer.write(b"\r\nHost: a\r\nConnection: close\r\n\r\n")
+            async with asyncio.timeout(10):
+                answer = await reader.read()
+        finally:
+            writer.close()
+        assert answer.split(b" ")[1] == status, answer
+    assert seen.paths() == ["/v1/slow"]
 
 
 @pytest.mark.parametrize("version", [b"HTTP/1.0", b"HTTP/1.1"])
