@@ -7,6 +7,8 @@ Exit codes: 0 every invariant holds; 1 an invariant failed (or the run could not
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime
 import sys
 import tempfile
 from pathlib import Path
@@ -15,17 +17,21 @@ from typing import Any
 import orjson
 import yaml
 
+from zproxy import __version__
 from zproxy.errors import ConfigError
 from zproxy.scenarios.model import Scenario
 from zproxy.scenarios.parse import ScenarioError, load_scenario
+from zproxy.scenarios.recording import credentials_needed, is_recording, load_recording
 from zproxy.scenarios.report import build_report
 from zproxy.scenarios.report_html import render_html
 from zproxy.scenarios.report_text import render_text
-from zproxy.scenarios.settings import BUNDLED_DIR, shipped_config
+from zproxy.scenarios.settings import BUNDLED_DIR, merged_config, shipped_config
 from zproxy.scenarios.traffic import Planned, load_recorded, plan_mix
 
 
-def run_scenario_command(action: str, file: Path | None, report: Path | None) -> int:
+def run_scenario_command(
+    action: str, file: Path | None, report: Path | None, traffic: Path | None = None
+) -> int:
     if action == "list":
         return list_bundled()
     if file is None:
@@ -38,9 +44,19 @@ def run_scenario_command(action: str, file: Path | None, report: Path | None) ->
     if path is None:
         print(f"zproxy: {file}: no such scenario file or bundled scenario", file=sys.stderr)
         return 2
+    if traffic is not None and not traffic.is_file():
+        print(f"zproxy: --traffic {traffic}: no such recording", file=sys.stderr)
+        return 2
     try:
         scenario = load_scenario(path, shipped_config())
+        if traffic is not None:
+            scenario = with_recording(scenario, traffic)
         plan = make_plan(scenario)
+        if scenario.traffic.recorded is not None:
+            scenario = dataclasses.replace(
+                scenario,
+                traffic=dataclasses.replace(scenario.traffic, credentials=credentials_needed(plan)),
+            )
     except ScenarioError as exc:
         for problem in exc.problems:
             print(f"zproxy: {problem}", file=sys.stderr)
@@ -52,7 +68,7 @@ def run_scenario_command(action: str, file: Path | None, report: Path | None) ->
         print(f"zproxy: scenario {scenario.name} could not run: {exc}", file=sys.stderr)
         return 1
     write_report(result, out_dir)
-    print(render_text(result))
+    print(render_text(result, color=sys.stdout.isatty()))
     print(f"report: {out_dir / 'report.html'} and {out_dir / 'report.json'}")
     return 0 if result["ok"] else 1
 
@@ -60,16 +76,43 @@ def run_scenario_command(action: str, file: Path | None, report: Path | None) ->
 async def _run(scenario: Scenario, plan: list[Planned]) -> dict[str, Any]:
     from zproxy.scenarios.runner import run_both
 
+    meta = run_meta(scenario)
     with tempfile.TemporaryDirectory(prefix="zproxy-scenario-") as tmp:
         runs = await run_both(scenario, plan, Path(tmp))
-    return build_report(scenario, runs)
+    return build_report(scenario, runs, meta)
+
+
+def run_meta(scenario: Scenario) -> dict[str, Any]:
+    """zproxy's version, the run's date (UTC) and the settings zproxy ran with: the shipped
+    file with the scenario's patches (the route table reduced to the patched routes)."""
+    doc = merged_config(shipped_config(), scenario.settings, scenario.routes)
+    routes = [
+        r
+        for r in doc.pop("routes", None) or []
+        if isinstance(r, dict) and r.get("name") in scenario.routes
+    ]
+    return {
+        "zproxy_version": __version__,
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "settings": doc,
+        "patched_routes": routes,
+    }
+
+
+def with_recording(scenario: Scenario, recording: Path) -> Scenario:
+    """``--traffic RECORDING``: the recording replaces the scenario's traffic."""
+    traffic = dataclasses.replace(scenario.traffic, recorded=recording.resolve(), mix={})
+    return dataclasses.replace(scenario, traffic=traffic)
 
 
 def make_plan(scenario: Scenario) -> list[Planned]:
     traffic = scenario.traffic
     if traffic.recorded is None:
         return plan_mix(traffic, scenario.duration, scenario.seed)
-    plan, problems = load_recorded(traffic.recorded, scenario.duration)
+    if is_recording(traffic.recorded):
+        plan, problems = load_recording(traffic.recorded, scenario.duration, scenario.time_scale)
+    else:
+        plan, problems = load_recorded(traffic.recorded, scenario.duration)
     if problems:
         raise ScenarioError(problems)
     return plan

@@ -48,6 +48,8 @@ async def fetch_tokens(session: aiohttp.ClientSession, base: str, ids: Sequence[
 
 
 def _headers(r: HttpRequest, tokens: Sequence[str]) -> dict[str, str]:
+    if r.credential < 0:  # recorded without credentials: sent without
+        return dict(r.headers)
     return {**r.headers, "Authorization": f"Bearer {tokens[r.credential % len(tokens)]}"}
 
 

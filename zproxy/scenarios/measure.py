@@ -26,7 +26,12 @@ from typing import Any, Literal
 from zproxy.scenarios.traffic import MARKER_RE
 
 CLIENT_ERRORS = frozenset({400, 404, 405, 413, 415, 422})
-CACHE_RESULTS = ("hit", "stale", "stale_if_error", "miss", "bypass", "revalidated", "error")
+#: Every read through zproxy lands in exactly one (``error``: no usable ``Cache-Status``, i.e.
+#: zproxy answered with an error or the client got no answer), so the columns add up to reads.
+CACHE_RESULTS = ("hit", "stale", "stale_if_error", "revalidated", "miss", "bypass", "error")
+#: 99.95% of an average month (365.25 / 12 days): 21.9 minutes of failure.
+SLO_TARGET = 0.9995
+BUDGET_MINUTES = round((1 - SLO_TARGET) * 365.25 / 12 * 24 * 60, 2)
 FATES = ("applied", "lost", "dead", "pending", "refused", "applied_unacked")
 Verdict = Literal["good", "bad", "excluded"]
 
@@ -161,16 +166,20 @@ def group_stats(
     fates: Mapping[str, str],
     slo_ms: float,
     duplicated: frozenset[str] = frozenset(),
+    proxied: bool = True,
 ) -> dict[str, Any]:
     verdicts = Counter(verdict(o, slo_ms) for o in outcomes)
     valid = verdicts["good"] + verdicts["bad"]
     latencies = [o.latency_ms for o in outcomes]
-    cache = Counter(r for r in (cache_result(o.cache_status) for o in outcomes) if r)
+    reads = [o for o in outcomes if o.marker is None]
+    cache = Counter(cache_result(o.cache_status) or "error" for o in reads) if proxied else {}
+    failed = Counter(_status(o) for o in outcomes if verdict(o, slo_ms) == "bad")
     writes = [o for o in outcomes if o.marker]
     fate_counts = Counter(fates.get(o.marker or "", "refused") for o in writes)
-    statuses = Counter(str(o.status) if o.status else (o.error or "error") for o in outcomes)
+    statuses = Counter(_status(o) for o in outcomes)
     return {
         "requests": len(outcomes),
+        "reads": len(reads),
         "valid": valid,
         "good": verdicts["good"],
         "excluded": verdicts["excluded"],
@@ -178,7 +187,9 @@ def group_stats(
         "p50_ms": _round(percentile(latencies, 50)),
         "p99_ms": _round(percentile(latencies, 99)),
         "statuses": dict(sorted(statuses.items())),
-        "cache": {k: cache[k] for k in CACHE_RESULTS if cache[k]},
+        #: Bad answers by status (``slow``: a 2xx over the latency SLO; ``timeout``...).
+        "failures": dict(sorted(failed.items())),
+        "cache": {k: cache[k] for k in CACHE_RESULTS if cache.get(k)},
         "writes": {
             "sent": len(writes),
             "accepted": sum(1 for o in writes if acknowledged(o)),
@@ -189,18 +200,45 @@ def group_stats(
     }
 
 
+def _status(o: Outcome) -> str:
+    if not o.status:
+        return o.error or "error"
+    if 200 <= o.status < 300 and o.business_failure:
+        return f"{o.status}-failed"
+    return str(o.status)
+
+
+def error_budget(timeline: Sequence[Mapping[str, Any]], time_scale: float) -> dict[str, Any]:
+    """Failed client-minutes, in real time: each played second weighs ``1 / time_scale`` real
+    seconds, of which the share of valid requests that failed is burned (a minute in which
+    every client failed burns one minute, as a full outage does)."""
+    seconds = 0.0
+    for bucket in timeline:
+        if bucket["valid"]:
+            seconds += (bucket["valid"] - bucket["good"]) / bucket["valid"] / time_scale
+    minutes = round(seconds / 60, 2)
+    return {
+        "failed_client_minutes": minutes,
+        "budget_minutes": BUDGET_MINUTES,
+        "slo": SLO_TARGET,
+        "budget_share": round(minutes / BUDGET_MINUTES, 4),
+    }
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
 def timeline(outcomes: Sequence[Outcome], slo_ms: float, seconds: int) -> list[dict[str, Any]]:
-    """Per whole second of the plan: requests, valid, good and the success rate."""
+    """Per whole second of the plan: requests, valid, good, the success rate and p99."""
     good: Counter[int] = Counter()
     valid: Counter[int] = Counter()
     total: Counter[int] = Counter()
+    latency: dict[int, list[float]] = defaultdict(list)
     for o in outcomes:
         second = min(int(o.t), max(seconds - 1, 0))
         total[second] += 1
+        latency[second].append(o.latency_ms)
         v = verdict(o, slo_ms)
         if v != "excluded":
             valid[second] += 1
@@ -212,6 +250,7 @@ def timeline(outcomes: Sequence[Outcome], slo_ms: float, seconds: int) -> list[d
             "valid": valid[s],
             "good": good[s],
             "success_rate": round(good[s] / valid[s], 4) if valid[s] else None,
+            "p99_ms": _round(percentile(latency[s], 99)),
         }
         for s in range(seconds)
     ]

@@ -24,6 +24,8 @@ PHASE_INVARIANTS = ("min_success_rate", "max_p99_ms", "beats_baseline")
 INVARIANTS = FLAG_INVARIANTS + NUMBER_INVARIANTS + PHASE_INVARIANTS
 
 AdminMode = Literal["auto", "force_open", "force_closed"]
+#: Step kinds on zproxy's Redis at a phase start (the baseline has no Redis: ignored there).
+RedisAction = Literal["restart", "stop", "start"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +58,15 @@ class PhaseSpec:
     #: Fault rules as the fake's ``/__fake/fault`` accepts them; empty = Zuora is up.
     faults: tuple[Mapping[str, Any], ...] = ()
     admin: AdminAction | None = None
+    redis: RedisAction | None = None
 
     @property
     def faulted(self) -> bool:
         """Zuora (or the operator) makes this phase an outage of some kind."""
-        return any(f.get("mode") != "up" for f in self.faults) or (
-            self.admin is not None and self.admin.breaker == "force_open"
+        return (
+            any(f.get("mode") != "up" for f in self.faults)
+            or (self.admin is not None and self.admin.breaker == "force_open")
+            or self.redis == "stop"
         )
 
 
@@ -97,6 +102,10 @@ class Scenario:
     #: Per-route patches by route name, e.g. ``{"account": {"read": {"fresh": 2}}}``.
     routes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     source: Path | None = None
+    #: Played seconds per real second: phase durations in the file are real (incident) time
+    #: and are played multiplied by this, as are a recording's offsets. The error budget is
+    #: counted in real time (played seconds / time_scale).
+    time_scale: float = 1.0
 
     @property
     def duration(self) -> float:

@@ -21,12 +21,13 @@ from zproxy.upstream.breaker import MODES
 
 TOP_KEYS = frozenset(
     {"name", "description", "seed", "traffic", "phases", "invariants"}
-    | {"drain_timeout", "warmup", "zproxy"}
+    | {"drain_timeout", "warmup", "zproxy", "time_scale"}
 )
 TRAFFIC_KEYS = frozenset(
-    {"rate", "accounts", "credentials", "mix", "recorded", "timeout", "slo_ms"}
+    {"rate", "accounts", "credentials", "mix", "recorded", "recording", "timeout", "slo_ms"}
 )
-PHASE_KEYS = frozenset({"name", "duration", "faults", "fault", "admin"})
+PHASE_KEYS = frozenset({"name", "duration", "faults", "fault", "admin", "redis"})
+REDIS_ACTIONS = ("restart", "stop", "start")
 MAX_REQUESTS = 100_000
 
 
@@ -116,8 +117,12 @@ def parse_scenario(
     c.unknown(raw, TOP_KEYS, "")
     name, description = c.text(raw, "", "name"), c.text(raw, "", "description")
     seed = int(c.number(raw, "", "seed", 0, integer=True, zero_ok=True))
+    scale = c.number(raw, "", "time_scale", 1.0, high=1000)
     traffic = _traffic(c, raw.get("traffic"), base_dir)
-    phases = _phases(c, raw.get("phases"))
+    phases = [
+        m.PhaseSpec(p.name, round(p.duration * scale, 6), p.faults, p.admin, p.redis)
+        for p in _phases(c, raw.get("phases"))
+    ]
     invariants = _invariants(c, raw.get("invariants", []), {p.name for p in phases})
     drain = c.number(raw, "", "drain_timeout", 30.0, high=3600)
     warmup = raw.get("warmup", True)
@@ -141,6 +146,7 @@ def parse_scenario(
         settings=settings,
         routes=routes,
         source=Path(origin),
+        time_scale=scale,
     )
 
 
@@ -149,17 +155,19 @@ def _traffic(c: _Checker, value: Any, base_dir: Path) -> m.Traffic:
     c.unknown(raw, TRAFFIC_KEYS, "traffic")
     mix: dict[str, float] = {}
     recorded: Path | None = None
-    if ("mix" in raw) == ("recorded" in raw):
-        c.fail("traffic", "needs exactly one of `mix` (weights by request kind) or `recorded`")
+    # ``recording`` (a ``zproxy serve --record`` file) and the older ``recorded`` are one key.
+    key = "recording" if "recording" in raw else "recorded"
+    if ("mix" in raw) + ("recorded" in raw) + ("recording" in raw) != 1:
+        c.fail("traffic", "needs exactly one of `mix` (weights by request kind) or `recording`")
     if "mix" in raw:
         mix = _mix(c, raw["mix"])
-    if "recorded" in raw:
-        if isinstance(raw["recorded"], str) and raw["recorded"]:
-            recorded = (base_dir / raw["recorded"]).resolve()
+    if key in raw:
+        if isinstance(raw[key], str) and raw[key]:
+            recorded = (base_dir / raw[key]).resolve()
             if not recorded.is_file():
-                c.fail("traffic.recorded", f"no such file: {recorded}")
+                c.fail(f"traffic.{key}", f"no such file: {recorded}")
         else:
-            c.fail("traffic.recorded", "must be a file path (JSON lines)")
+            c.fail(f"traffic.{key}", "must be a file path (JSON lines)")
     return m.Traffic(
         rate=c.number(raw, "traffic", "rate", 10.0 if recorded else None, high=2000),
         accounts=int(c.number(raw, "traffic", "accounts", 20, high=50, integer=True)),
@@ -201,10 +209,14 @@ def _phases(c: _Checker, value: Any) -> list[m.PhaseSpec]:
         if name in seen:
             c.fail(f"{path}.name", f"duplicate phase name {name!r}")
         seen.add(name)
-        duration = c.number(raw, path, "duration", None, high=3600)
+        duration = c.number(raw, path, "duration", None, high=86400)
         faults = _faults(c, raw, path)
         admin = _admin(c, raw["admin"], f"{path}.admin") if "admin" in raw else None
-        phases.append(m.PhaseSpec(name, duration, faults, admin))
+        redis = raw.get("redis")
+        if redis is not None and redis not in REDIS_ACTIONS:
+            c.fail(f"{path}.redis", f"must be one of {', '.join(REDIS_ACTIONS)} (got {redis!r})")
+            redis = None
+        phases.append(m.PhaseSpec(name, duration, faults, admin, redis))
     return phases
 
 

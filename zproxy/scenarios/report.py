@@ -25,18 +25,23 @@ class RunData:
     #: (seconds from traffic start, zproxy_write_queue_depth) samples; empty for the baseline.
     depth: list[tuple[float, float]] = field(default_factory=list)
     through_proxy: bool = True
+    #: (seconds from traffic start, worst breaker state: 0 closed, 1 half-open, 2 open).
+    breaker: list[tuple[float, float]] = field(default_factory=list)
+    #: Reads sent to warm the cache before the timeline (None: no warm-up).
+    warmed: int | None = None
 
 
 def summarize_run(scenario: Scenario, data: RunData) -> dict[str, Any]:
     slo = scenario.traffic.slo_ms
     fates = ms.write_fates(data.outcomes, data.ledger, data.states)
     dupes = frozenset(ms.duplicates(data.ledger))
+    proxied = data.through_proxy
     phases = []
     for index, (spec, start) in enumerate(
         zip(scenario.phases, scenario.phase_starts(), strict=True)
     ):
         mine = [o for o in data.outcomes if scenario.phase_at(o.t) == index]
-        stats = ms.group_stats(mine, fates, slo, dupes)
+        stats = ms.group_stats(mine, fates, slo, dupes, proxied)
         phases.append(
             {
                 "name": spec.name,
@@ -48,15 +53,21 @@ def summarize_run(scenario: Scenario, data: RunData) -> dict[str, Any]:
         )
     seconds = max(1, math.ceil(scenario.duration))
     drain = ms.drain_seconds(data.depth, scenario.recovery_at()) if data.through_proxy else None
+    timeline = ms.timeline(data.outcomes, slo, seconds)
     return {
         "phases": phases,
-        "total": ms.group_stats(data.outcomes, fates, slo, dupes),
+        "total": ms.group_stats(data.outcomes, fates, slo, dupes, proxied),
         "by_kind": {
-            kind: ms.group_stats([o for o in data.outcomes if o.kind == kind], fates, slo)
+            kind: ms.group_stats(
+                [o for o in data.outcomes if o.kind == kind], fates, slo, proxied=proxied
+            )
             for kind in sorted({o.kind for o in data.outcomes})
         },
-        "timeline": ms.timeline(data.outcomes, slo, seconds),
+        "timeline": timeline,
+        "error_budget": ms.error_budget(timeline, scenario.time_scale),
+        "warmup": {"enabled": scenario.warmup and proxied, "reads": data.warmed},
         "queue_depth": [[round(t, 2), d] for t, d in data.depth],
+        "breaker": [[round(t, 2), s] for t, s in data.breaker],
         "drain_seconds": drain,
         "audit": {
             "lost": sorted(m for m, f in fates.items() if f == "lost"),
@@ -68,10 +79,14 @@ def summarize_run(scenario: Scenario, data: RunData) -> dict[str, Any]:
     }
 
 
-def build_report(scenario: Scenario, runs: Mapping[str, RunData]) -> dict[str, Any]:
+def build_report(
+    scenario: Scenario, runs: Mapping[str, RunData], meta: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """``meta``: the run's zproxy version, date and effective settings (see ``cli.run_meta``)."""
     summaries = {name: summarize_run(scenario, runs[name]) for name in RUNS if name in runs}
     checks = evaluate(scenario, summaries)
     return {
+        "meta": dict(meta or {}),
         "scenario": scenario_json(scenario),
         "runs": summaries,
         "invariants": checks,
@@ -87,6 +102,8 @@ def scenario_json(s: Scenario) -> dict[str, Any]:
         "file": str(s.source) if s.source else None,
         "seed": s.seed,
         "duration": s.duration,
+        "time_scale": s.time_scale,
+        "warmup": s.warmup,
         "recovery_at": s.recovery_at(),
         "drain_timeout": s.drain_timeout,
         "traffic": {
@@ -107,6 +124,7 @@ def scenario_json(s: Scenario) -> dict[str, Any]:
                 "admin": None
                 if p.admin is None
                 else {"breaker": p.admin.breaker, "group": p.admin.group},
+                "redis": p.redis,
                 "faulted": p.faulted,
             }
             for p, start in zip(s.phases, s.phase_starts(), strict=True)
@@ -116,11 +134,10 @@ def scenario_json(s: Scenario) -> dict[str, Any]:
 
 
 def improvement(zp: float | None, base: float | None) -> float | None:
-    """How many times fewer failures zproxy's clients saw (None when undefined)."""
-    if zp is None or base is None:
+    """How many times fewer failures zproxy's clients saw; None when undefined (no rates, or
+    zproxy's clients saw no failure at all: a ratio over zero is no number to print)."""
+    if zp is None or base is None or 1 - zp <= 0:
         return None
-    if 1 - zp <= 0:
-        return math.inf if 1 - base > 0 else None
     return round((1 - base) / (1 - zp), 2)
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from zproxy.scenarios.measure import CACHE_RESULTS
 from zproxy.scenarios.report import improvement
+
+RED, BOLD, RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
 
 HEAD = (
     "phase",
@@ -15,7 +18,7 @@ HEAD = (
     "direct ok",
     "zp p50/p99 ms",
     "direct p50/p99 ms",
-    "cache hit/stale/sie/miss/byp",
+    "cache hit/stale/sie/reval/miss/byp/err",
     "writes acc/q/app/dead/lost/dup",
 )
 
@@ -32,8 +35,7 @@ def _ms(p50: float | None, p99: float | None) -> str:
 
 
 def _cache(c: Mapping[str, int]) -> str:
-    keys = ("hit", "stale", "stale_if_error", "miss", "bypass")
-    return "/".join(str(c.get(k, 0)) for k in keys)
+    return "/".join(str(c.get(k, 0)) for k in CACHE_RESULTS)
 
 
 def _writes(w: Mapping[str, int]) -> str:
@@ -74,7 +76,55 @@ def _first_sentence(text: str) -> str:
     return line.split(": ", 1)[0].split(". ", 1)[0].rstrip(".")
 
 
-def render_text(report: Mapping[str, Any]) -> str:
+def _budget(zp: Mapping[str, Any], base: Mapping[str, Any]) -> str:
+    a, b = zp["error_budget"], base["error_budget"]
+    return (
+        f"error budget ({a['slo'] * 100:g}% month = {a['budget_minutes']:g} min) burned: "
+        f"with zproxy {a['failed_client_minutes']:g} failed client-min "
+        f"({a['budget_share'] * 100:.1f}%), straight to Zuora {b['failed_client_minutes']:g} "
+        f"({b['budget_share'] * 100:.1f}%)"
+    )
+
+
+def failure_lines(run: Mapping[str, Any], label: str) -> list[str]:
+    """``failures with zproxy: get_account 503x4 timeout x1; ...`` (nothing when none)."""
+    parts = []
+    for kind, stats in run["by_kind"].items():
+        if stats["failures"]:
+            detail = " ".join(f"{s}x{n}" for s, n in stats["failures"].items())
+            parts.append(f"{kind} {detail}")
+    if not parts:
+        return [f"failures {label}: none"]
+    return [f"failures {label} (kind status x count): " + "; ".join(parts)]
+
+
+def _meta(report: Mapping[str, Any], zp: Mapping[str, Any]) -> list[str]:
+    meta = report.get("meta") or {}
+    warm = zp.get("warmup") or {}
+    warmed = (
+        f"cache warmed first with {warm.get('reads')} reads (not measured)"
+        if warm.get("enabled")
+        else "no cache warm-up"
+    )
+    sc = report["scenario"]
+    scale = sc.get("time_scale", 1)
+    settings = meta.get("settings") or {}
+    shown = ", ".join(
+        f"{k}={settings[k]}" for k in ("upstream", "retry", "breakers") if k in settings
+    )
+    return [
+        f"zproxy {meta.get('zproxy_version', '?')}, run {meta.get('date', '?')}; {warmed}; "
+        f"time scale {scale:g} (1 s played = {1 / scale:g} s real)",
+        f"settings: {shown or 'shipped defaults'}"
+        + (
+            f"; patched routes: {', '.join(r['name'] for r in meta['patched_routes'])}"
+            if meta.get("patched_routes")
+            else ""
+        ),
+    ]
+
+
+def render_text(report: Mapping[str, Any], color: bool = False) -> str:
     sc, zp, base = report["scenario"], report["runs"]["zproxy"], report["runs"]["baseline"]
     rows: list[list[str]] = [list(HEAD)]
     for spec, a, b in zip(sc["phases"], zp["phases"], base["phases"], strict=True):
@@ -92,8 +142,13 @@ def render_text(report: Mapping[str, Any]) -> str:
         "",
         *_table(rows),
         "",
+        *_meta(report, zp),
+        "",
         f"time to drain after recovery: {'never (timeout)' if drain is None else f'{drain:g} s'}"
         f"; failures avoided: {'n/a' if factor is None else f'{factor:g}x fewer'}",
+        _budget(zp, base),
+        *failure_lines(zp, "with zproxy"),
+        *failure_lines(base, "straight to Zuora"),
         f"write audit (zproxy): lost {len(audit['lost'])}, dead {len(audit['dead'])}, "
         f"pending {len(audit['pending'])}, duplicates {len(audit['duplicates'])}, "
         f"order violations {len(audit['order_violations'])}; "
@@ -101,6 +156,8 @@ def render_text(report: Mapping[str, Any]) -> str:
         "",
     ]
     for check in report["invariants"]:
-        lines.append(f"{'PASS' if check['ok'] else 'FAIL'}  {check['label']}: {check['detail']}")
-    lines.append(f"result: {'all invariants hold' if report['ok'] else 'INVARIANT VIOLATED'}")
+        line = f"{'PASS' if check['ok'] else 'FAIL'}  {check['label']}: {check['detail']}"
+        lines.append(line if check["ok"] or not color else f"{RED}{BOLD}{line}{RESET}")
+    result = f"result: {'all invariants hold' if report['ok'] else 'INVARIANT VIOLATED'}"
+    lines.append(result if report["ok"] or not color else f"{RED}{BOLD}{result}{RESET}")
     return "\n".join(lines)

@@ -24,9 +24,10 @@ from cryptography.fernet import Fernet
 from zproxy.scenarios import driver
 from zproxy.scenarios.measure import Outcome, ledger_markers
 from zproxy.scenarios.model import AdminAction, Scenario
+from zproxy.scenarios.recording import http_of
 from zproxy.scenarios.report import RunData
 from zproxy.scenarios.settings import merged_config, shipped_config
-from zproxy.scenarios.traffic import HttpRequest, Planned, SeedInfo, to_http, warmup_targets
+from zproxy.scenarios.traffic import HttpRequest, Planned, SeedInfo, warmup_targets
 from zproxy.store.embedded import RedisServer, free_port
 from zproxy.testing.fake_zuora import RunningFakeZuora, running_fake_zuora
 from zproxy.testing.fake_zuora.fake import FakeZuora
@@ -35,6 +36,7 @@ from zproxy.testing.proxy_process import ZproxyProcess
 
 Say = Callable[[str], None]
 Admin = Callable[[AdminAction], Awaitable[None]]
+RedisStep = Callable[[str], Awaitable[None]]
 SAMPLE_EVERY = 0.25
 TERMINAL = frozenset({"applied", "dead", "missing"})
 
@@ -52,15 +54,22 @@ def apply_faults(fake: FakeZuora, faults: Sequence[dict[str, object]] | tuple[ob
 
 
 async def _timeline(
-    scenario: Scenario, fake: FakeZuora, start: float, admin: Admin | None, say: Say
+    scenario: Scenario,
+    fake: FakeZuora,
+    start: float,
+    admin: Admin | None,
+    say: Say,
+    redis: RedisStep | None = None,
 ) -> None:
     loop = asyncio.get_running_loop()
     for phase, offset in zip(scenario.phases, scenario.phase_starts(), strict=True):
         await asyncio.sleep(max(0.0, start + offset - loop.time()))
         apply_faults(fake, [dict(f) for f in phase.faults])
+        say(f"  t={offset:5.1f}s phase {phase.name} ({phase.duration:g} s)")
         if phase.admin is not None and admin is not None:
             await admin(phase.admin)
-        say(f"  t={offset:5.1f}s phase {phase.name} ({phase.duration:g} s)")
+        if phase.redis is not None and redis is not None:
+            await redis(phase.redis)
     await asyncio.sleep(max(0.0, start + scenario.duration - loop.time()))
     apply_faults(fake, [])
 
@@ -104,7 +113,8 @@ async def _prepare(
     base: str,
 ) -> tuple[list[HttpRequest], list[str]]:
     seed = SeedInfo.from_json(fz.fake.seed_info(1))
-    http = [to_http(p, seed, scenario.seed) for p in plan]
+    count = scenario.traffic.credentials
+    http = [http_of(p, seed, scenario.seed, count) for p in plan]
     ids = driver.client_ids(scenario.traffic.credentials, scenario.seed)
     tokens = await driver.fetch_tokens(session, base, ids)
     return http, tokens
@@ -138,7 +148,7 @@ async def run_through_proxy(
             await proc.astart()
             try:
                 async with _session() as session:
-                    return await _proxied(scenario, plan, fz, proc, token, session, say)
+                    return await _proxied(scenario, plan, fz, proc, token, session, say, redis)
             finally:
                 proc.kill()
     finally:
@@ -153,12 +163,25 @@ async def _proxied(
     admin_token: str,
     session: aiohttp.ClientSession,
     say: Say,
+    redis: RedisServer | None = None,
 ) -> RunData:
     http, tokens = await _prepare(scenario, plan, fz, session, proc.url)
+    warmed: int | None = None
     if scenario.warmup:
         targets = warmup_targets(http)
         await driver.warm(session, proc.url, targets, tokens, scenario.traffic.timeout)
+        warmed = len(targets)
         say(f"  warmed the cache with {len(targets)} reads")
+
+    async def redis_step(action: str) -> None:
+        if redis is None:
+            return
+        say(f"  redis {action}")
+        if action in ("restart", "stop"):
+            await asyncio.to_thread(redis.stop)
+        if action in ("restart", "start"):
+            await asyncio.to_thread(redis.start)
+
     forced: list[AdminAction] = []
 
     async def admin(action: AdminAction) -> None:
@@ -168,9 +191,10 @@ async def _proxied(
     loop = asyncio.get_running_loop()
     start = loop.time() + 0.2
     samples: list[tuple[float, float]] = []
-    sampler = asyncio.create_task(_sample_depth(session, proc, start, samples))
+    breaker: list[tuple[float, float]] = []
+    sampler = asyncio.create_task(_sample_depth(session, proc, start, samples, breaker))
     try:
-        phases = asyncio.create_task(_timeline(scenario, fz.fake, start, admin, say))
+        phases = asyncio.create_task(_timeline(scenario, fz.fake, start, admin, say, redis_step))
         outcomes = await driver.drive(
             session, proc.url, http, tokens, scenario.traffic.timeout, start
         )
@@ -183,7 +207,7 @@ async def _proxied(
         with contextlib.suppress(asyncio.CancelledError):
             await sampler
     ledger = ledger_markers([e.path for e in fz.fake.ledger.entries])
-    return RunData(outcomes, ledger, states, samples)
+    return RunData(outcomes, ledger, states, samples, breaker=breaker, warmed=warmed)
 
 
 async def _drain(
@@ -215,24 +239,35 @@ async def _sample_depth(
     proc: ZproxyProcess,
     start: float,
     samples: list[tuple[float, float]],
+    breaker: list[tuple[float, float]] | None = None,
 ) -> None:
+    """Queue depth and the worst breaker state (0 closed, 1 half-open, 2 open) over time."""
     loop = asyncio.get_running_loop()
     while True:
-        depth = await queue_depth(session, proc)
+        text = await _metrics(session, proc)
+        at = round(loop.time() - start, 3)
+        depth = parse_metric(text, "zproxy_write_queue_depth") if text else None
         if depth is not None:
-            samples.append((round(loop.time() - start, 3), depth))
+            samples.append((at, depth))
+        state = parse_metric(text, "zproxy_breaker_state") if text else None
+        if state is not None and breaker is not None:
+            breaker.append((at, state))
         await asyncio.sleep(SAMPLE_EVERY)
 
 
-async def queue_depth(session: aiohttp.ClientSession, proc: ZproxyProcess) -> float | None:
+async def _metrics(session: aiohttp.ClientSession, proc: ZproxyProcess) -> str | None:
     try:
         async with session.get(
             proc.admin_url + "/metrics", timeout=aiohttp.ClientTimeout(total=2)
         ) as resp:
-            text = await resp.text()
+            return await resp.text()
     except (TimeoutError, aiohttp.ClientError):
         return None
-    return parse_metric(text, "zproxy_write_queue_depth")
+
+
+async def queue_depth(session: aiohttp.ClientSession, proc: ZproxyProcess) -> float | None:
+    text = await _metrics(session, proc)
+    return None if text is None else parse_metric(text, "zproxy_write_queue_depth")
 
 
 def parse_metric(text: str, name: str) -> float | None:

@@ -31,10 +31,20 @@ class SeedInfo:
 
     accounts: tuple[str, ...]
     rate_plan: str
+    subscriptions: tuple[str, ...] = ()
+    products: tuple[str, ...] = ()
+    rate_plans: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> SeedInfo:
-        return cls(tuple(str(a) for a in doc["accounts"]), str(doc["productRatePlans"][0]["id"]))
+        plans = tuple(str(p["id"]) for p in doc["productRatePlans"])
+        return cls(
+            tuple(str(a) for a in doc["accounts"]),
+            plans[0],
+            tuple(str(s) for s in doc.get("subscriptions", ())),
+            tuple(str(p) for p in doc.get("products", ())),
+            plans,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +61,8 @@ class Planned:
     path: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes | None = None
+    #: A ``--record`` line: ``scenarios.recording.Recorded`` (route, body shape, headers).
+    recorded: Any = None
 
 
 @dataclass(frozen=True, slots=True)
