@@ -38,6 +38,7 @@ from zproxy.clock import Clock, SystemClock
 from zproxy.errors import StoreUnavailable
 from zproxy.policy.keys import ENTRY_PREFIX, KEY_PREFIX
 from zproxy.store._errors import mapped
+from zproxy.store.connect import is_cluster
 
 T = TypeVar("T")
 LOCK_PREFIX: Final = KEY_PREFIX + "l:"
@@ -104,8 +105,13 @@ async def _call(fetch: Callable[[], Awaitable[T]]) -> T:
 class RedisLock:
     """A short cross-process lock per cache key; Redis errors raise ``StoreUnavailable``."""
 
-    def __init__(self, redis: aioredis.Redis, *, ttl: float = 10.0) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, *, ttl: float = 10.0, hash_tags: bool | None = None
+    ) -> None:
+        """``hash_tags``: name locks ``zc:l:{P}:...`` so a store script can release them in
+        the entry's hash slot (default: on a Cluster client only)."""
         self._redis = redis
+        self._hash_tags = is_cluster(redis) if hash_tags is None else hash_tags
         self._ttl_ms = max(1, int(ttl * 1000))
         self._release = redis.register_script(_RELEASE_LUA)
         # Tokens only need to be unique: a random prefix per lock service, then a counter.
@@ -113,24 +119,32 @@ class RedisLock:
         self._serial = itertools.count()
 
     @staticmethod
-    def name(key: str) -> str:
-        return LOCK_PREFIX + key.removeprefix(ENTRY_PREFIX)
+    def name(key: str, hash_tags: bool = False) -> str:
+        """The lock of cache key ``zc:e:P:d``: ``zc:l:P:d`` (``zc:l:{P}:d`` with hash tags)."""
+        rest = key.removeprefix(ENTRY_PREFIX)
+        if hash_tags:
+            principal, sep, digest = rest.partition(":")
+            rest = "{" + principal + "}" + sep + digest
+        return LOCK_PREFIX + rest
+
+    def lock_name(self, key: str) -> str:
+        return self.name(key, self._hash_tags)
 
     async def acquire(self, key: str) -> str | None:
         """A token when this caller now holds the lock, else None."""
         token = f"{self._token_prefix}{next(self._serial):x}"
         with mapped("lock"):
-            got = await self._redis.set(self.name(key), token, nx=True, px=self._ttl_ms)
+            got = await self._redis.set(self.lock_name(key), token, nx=True, px=self._ttl_ms)
         return token if got else None
 
     async def release(self, key: str, token: str) -> bool:
         """Delete the lock only if ``token`` still holds it."""
         with mapped("unlock"):
-            return bool(await self._release(keys=[self.name(key)], args=[token]))
+            return bool(await self._release(keys=[self.lock_name(key)], args=[token]))
 
     async def held(self, key: str) -> bool:
         with mapped("lock check"):
-            return bool(await self._redis.exists(self.name(key)))
+            return bool(await self._redis.exists(self.lock_name(key)))
 
 
 class Coalescer:
@@ -202,7 +216,7 @@ class Coalescer:
     async def _holding(self, key: str, token: str, fetch: Callable[[], Awaitable[T]]) -> T:
         if not token or self._lock is None:
             return await fetch()
-        lease = Lease(key, RedisLock.name(key), token)
+        lease = Lease(key, self._lock.lock_name(key), token)
         previous = _LEASE.set(lease)
         try:
             return await fetch()

@@ -91,6 +91,7 @@ def _sentinel_client(
     )
     client = sentinel.master_for(
         target.master_name,
+        redis_class=_SentinelRedis,
         username=target.username,
         password=target.password,
         db=target.db,
@@ -98,7 +99,19 @@ def _sentinel_client(
         **tls,
         **common,
     )
+    client.manager = sentinel
     return cast(aioredis.Redis, client)
+
+
+class _SentinelRedis(aioredis.Redis):
+    """The primary's client; closing it also closes its connections to the sentinels."""
+
+    manager: Sentinel | None = None
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        if self.manager is not None:
+            await self.manager.aclose()
 
 
 def _cluster_client(

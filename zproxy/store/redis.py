@@ -1,22 +1,26 @@
 """The Redis cache store (redis.asyncio).
 
-Keys (all under ``zc:``, none under the write queue's namespace)::
+Keys (all under ``zc:``, none under the write queue's namespace; ``<P>`` is the principal,
+written ``{P}`` on a Redis Cluster so that an identity's entries, markers, indexes and
+coalescing locks share one hash slot and every script and MGET stays on one node)::
 
-    zc:e:{principal}:{digest}   an entry (codec bytes), PX = ttl
-    zc:t:{principal}:{tag}      ZSET of entry keys with a tag, score = entry expiry (ms)
-    zc:p:{principal}            ZSET of a principal's entry keys, score = entry expiry (ms)
-    zc:g:{tag}                  ZSET of every principal's entry keys with a tag (same scores):
-                                a purge across identities (writes, callouts, admin) reads it
-                                instead of scanning the keyspace
+    zc:e:<P>:{digest}           an entry (codec bytes), PX = ttl
+    zc:t:<P>:{tag}              ZSET of entry keys with a tag, score = entry expiry (ms)
+    zc:p:<P>                    ZSET of a principal's entry keys, score = entry expiry (ms)
+    zc:g:{tag}                  ZSET of the principals holding entries with a tag (score: the
+                                latest expiry, writer's clock): a purge across identities
+                                (writes, callouts, admin) reads it, then purges each
+                                principal's own tag index, instead of scanning the keyspace
     zc:i:{entry key}            "soft-purged" marker, PX = the entry's remaining TTL: a write
                                 or callout changed what the entry shows; read back with the
                                 entry (one MGET) and removed when the entry is stored again
 
 An index drops members whose entries have expired each time it is written to, and itself
 expires with its last member, so indexes neither outlive their entries nor grow without
-bound. ``set`` writes the entry and its indexes in one Lua script (server time, so workers'
-clock skew cannot prune a live member); when the running fetch holds the key's coalescing
-lock (``zproxy.store.coalesce.held_lease``) the same script releases it (compare-and-delete).
+bound. ``set`` writes the entry and its principal's indexes in one Lua script (server time,
+so workers' clock skew cannot prune a live member), and the global tag indexes beside it;
+when the running fetch holds the key's coalescing lock (``zproxy.store.coalesce.held_lease``)
+the same script releases it (compare-and-delete).
 Every Redis error leaves as ``StoreUnavailable``.
 
 The client must be created with ``decode_responses=False``: entries are bytes.
@@ -24,7 +28,9 @@ The client must be created with ``decode_responses=False``: entries are bytes.
 
 from __future__ import annotations
 
+import asyncio
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Final, cast
@@ -36,12 +42,15 @@ from zproxy.store._errors import mapped
 from zproxy.store.cache import CacheEntry
 from zproxy.store.coalesce import held_lease
 from zproxy.store.codec import Codec, CorruptEntry
+from zproxy.store.connect import is_cluster
 
 TAG_PREFIX: Final = KEY_PREFIX + "t:"
 GLOBAL_TAG_PREFIX: Final = KEY_PREFIX + "g:"
 PRINCIPAL_PREFIX: Final = KEY_PREFIX + "p:"
 INVALIDATED_PREFIX: Final = KEY_PREFIX + "i:"
 _BATCH: Final = 500
+#: How far behind the writers' clocks a principal's global tag score may lag before pruning.
+_GLOBAL_SLACK_MS: Final = 60_000
 
 # KEYS[1] = entry, KEYS[2..] = indexes; ARGV[1] = payload, ARGV[2] = ttl ms. With ARGV[3] (a
 # lock token) the last key is the entry's coalescing lock, deleted if the token still holds it.
@@ -101,19 +110,43 @@ def _connection_kwargs(redis: aioredis.Redis) -> dict[str, Any]:
     return kwargs
 
 
+class KeyLayout:
+    """Where a principal's keys live: ``P`` on one Redis, ``{P}`` (its own hash slot) on a
+    Cluster. ``entry`` maps a ``zproxy.policy.keys.cache_key`` to its Redis key."""
+
+    def __init__(self, hash_tags: bool) -> None:
+        self.hash_tags = hash_tags
+
+    def principal(self, principal: str) -> str:
+        return "{" + principal + "}" if self.hash_tags else principal
+
+    def entry(self, key: str) -> str:
+        if not self.hash_tags:
+            return key
+        principal = principal_of_key(key)
+        rest = key[len(ENTRY_PREFIX) + len(principal) :]
+        return ENTRY_PREFIX + self.principal(principal) + rest
+
+
 class RedisCacheStore:
-    def __init__(self, redis: aioredis.Redis, codec: Codec | None = None) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, codec: Codec | None = None, *, hash_tags: bool | None = None
+    ) -> None:
+        """``hash_tags``: write principals as ``{P}`` (default: on a Cluster client only)."""
         if _connection_kwargs(redis).get("decode_responses"):
             raise ValueError("RedisCacheStore needs a client with decode_responses=False")
         self._redis = redis
+        self._cluster = is_cluster(redis)
+        self.layout = KeyLayout(self._cluster if hash_tags is None else hash_tags)
         self._codec = codec or Codec()
         self._set = redis.register_script(_SET_LUA)
         self._purge = redis.register_script(_PURGE_LUA)
         self._invalidate = redis.register_script(_INVALIDATE_LUA)
 
     async def get(self, key: str) -> CacheEntry | None:
+        stored = self.layout.entry(key)
         with mapped("cache get"):
-            data, invalidated = await self._redis.mget(key, INVALIDATED_PREFIX + key)
+            data, invalidated = await self._redis.mget(stored, INVALIDATED_PREFIX + stored)
         if not isinstance(data, bytes):
             return None
         try:
@@ -125,37 +158,77 @@ class RedisCacheStore:
     async def set(self, key: str, entry: CacheEntry, ttl_seconds: float) -> None:
         principal = principal_of_key(key)
         ttl_ms = max(1, math.ceil(ttl_seconds * 1000))
-        indexes = [PRINCIPAL_PREFIX + principal]
-        for tag in dict.fromkeys(entry.tags):
-            indexes += [f"{TAG_PREFIX}{principal}:{tag}", GLOBAL_TAG_PREFIX + tag]
-        payload = self._codec.encode(entry, key)
+        tags = list(dict.fromkeys(entry.tags))
+        p = self.layout.principal(principal)
+        indexes = [PRINCIPAL_PREFIX + p, *(f"{TAG_PREFIX}{p}:{tag}" for tag in tags)]
+        keys = [self.layout.entry(key), *indexes]
+        args: list[bytes | int | str] = [self._codec.encode(entry, key), ttl_ms]
         lease = held_lease(key)
-        if lease is None:
-            with mapped("cache set"):
-                await self._set(keys=[key, *indexes], args=[payload, ttl_ms])
-            return
+        if lease is not None:
+            keys.append(lease.lock)
+            args.append(lease.token)
         with mapped("cache set"):
-            await self._set(keys=[key, *indexes, lease.lock], args=[payload, ttl_ms, lease.token])
-        lease.released = True
+            if tags:
+                await asyncio.gather(
+                    self._set(keys=keys, args=args), self._index_globally(principal, tags, ttl_ms)
+                )
+            else:
+                await self._set(keys=keys, args=args)
+        if lease is not None:
+            lease.released = True
+
+    async def _index_globally(self, principal: str, tags: list[str], ttl_ms: int) -> None:
+        """``zc:g:{tag}`` gains ``principal`` (plain commands: one key each, any slot)."""
+        now = int(time.time() * 1000)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for tag in tags:
+                index = GLOBAL_TAG_PREFIX + tag
+                pipe.zadd(index, {principal: now + ttl_ms}, gt=True)
+                pipe.zremrangebyscore(index, "-inf", now - _GLOBAL_SLACK_MS)
+                pipe.pexpire(index, ttl_ms + _GLOBAL_SLACK_MS, nx=True)
+                pipe.pexpire(index, ttl_ms + _GLOBAL_SLACK_MS, gt=True)
+            await pipe.execute()
 
     async def purge_tags(self, tags: Sequence[str], scope: str | None = None) -> int:
         if not tags:
             return 0
+        unique = list(dict.fromkeys(tags))
         if scope is not None:
-            indexes = [f"{TAG_PREFIX}{scope}:{tag}" for tag in dict.fromkeys(tags)]
-        else:
-            indexes = [GLOBAL_TAG_PREFIX + tag for tag in dict.fromkeys(tags)]
-        return await self._purge_indexes(indexes)
+            return await self._purge_indexes(self._tag_indexes(scope, unique))
+        deleted = 0
+        for principal, its_tags in (await self._holders(unique)).items():
+            deleted += await self._purge_indexes(self._tag_indexes(principal, its_tags))
+        return deleted
 
     async def invalidate_tags(self, tags: Sequence[str]) -> int:
-        indexes = [GLOBAL_TAG_PREFIX + tag for tag in dict.fromkeys(tags)]
-        if not indexes:
-            return 0
-        with mapped("cache invalidate"):
-            return int(await self._invalidate(keys=indexes))
+        marked = 0
+        for principal, its_tags in (await self._holders(list(dict.fromkeys(tags)))).items():
+            with mapped("cache invalidate"):
+                marked += int(await self._invalidate(keys=self._tag_indexes(principal, its_tags)))
+        return marked
 
     async def purge_principal(self, principal: str) -> int:
-        return await self._purge_indexes([PRINCIPAL_PREFIX + principal])
+        return await self._purge_indexes([PRINCIPAL_PREFIX + self.layout.principal(principal)])
+
+    def _tag_indexes(self, principal: str, tags: Sequence[str]) -> list[str]:
+        p = self.layout.principal(principal)
+        return [f"{TAG_PREFIX}{p}:{tag}" for tag in tags]
+
+    async def _holders(self, tags: Sequence[str]) -> dict[str, list[str]]:
+        """principal -> the tags it holds entries with (from the global tag indexes)."""
+        if not tags:
+            return {}
+        with mapped("cache tag index"):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for tag in tags:
+                    pipe.zrange(GLOBAL_TAG_PREFIX + tag, 0, -1)
+                replies = await pipe.execute()
+        holders: dict[str, list[str]] = {}
+        for tag, members in zip(tags, replies, strict=True):
+            for member in members:
+                principal = member.decode() if isinstance(member, bytes) else str(member)
+                holders.setdefault(principal, []).append(tag)
+        return holders
 
     async def purge_all(self) -> int:
         deleted = 0
@@ -175,6 +248,15 @@ class RedisCacheStore:
             return 0
         entries = [k for k in keys if k.startswith(ENTRY_PREFIX.encode())]
         others = [k for k in keys if not k.startswith(ENTRY_PREFIX.encode())]
+        if self._cluster:  # keys of many slots: one UNLINK per slot
+            slot_of = cast(Any, self._redis).keyslot
+            by_slot: dict[int, list[bytes]] = {}
+            for key in entries:
+                by_slot.setdefault(slot_of(key), []).append(key)
+            for key in others:
+                by_slot.setdefault(-1 - slot_of(key), []).append(key)
+            counts = await asyncio.gather(*(self._redis.unlink(*ks) for ks in by_slot.values()))
+            return sum(int(n) for slot, n in zip(by_slot, counts, strict=True) if slot >= 0)
         async with self._redis.pipeline(transaction=False) as pipe:
             if entries:
                 pipe.unlink(*entries)
