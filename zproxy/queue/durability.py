@@ -35,6 +35,8 @@ class DurabilityFacts:
     appendfsync: str | None
     maxmemory_policy: str | None
     has_waitaof: bool
+    #: Replicas in sync (``INFO replication``); None when not asked (``local`` durability).
+    replicas: int | None = None
 
 
 def evaluate(facts: DurabilityFacts) -> DurabilityStatus:
@@ -46,6 +48,8 @@ def evaluate(facts: DurabilityFacts) -> DurabilityStatus:
         return DurabilityStatus(
             False, f"maxmemory-policy is {facts.maxmemory_policy}, need noeviction", "none"
         )
+    if facts.replicas is not None and facts.replicas < 1:
+        return DurabilityStatus(False, "replicated durability: no replica connected", "none")
     if facts.has_waitaof:
         if facts.maxmemory_policy is None:
             return DurabilityStatus(True, "CONFIG unavailable; relying on WAITAOF", "waitaof")
@@ -61,9 +65,9 @@ def evaluate(facts: DurabilityFacts) -> DurabilityStatus:
     return DurabilityStatus(True, "appendfsync always", "appendfsync_always")
 
 
-async def _config(client: aioredis.Redis, name: str) -> str | None:
+async def _config(client: aioredis.Redis, name: str, pin: Mapping[str, Any]) -> str | None:
     try:
-        reply: Mapping[Any, Any] = await client.config_get(name)
+        reply: Mapping[Any, Any] = await client.config_get(name, **pin)
     except ResponseError:
         return None
     for key, value in reply.items():
@@ -73,26 +77,37 @@ async def _config(client: aioredis.Redis, name: str) -> str | None:
     return None
 
 
-async def probe(client: aioredis.Redis) -> DurabilityFacts:
-    """Ask Redis; redis exceptions propagate (the caller maps them)."""
-    info: Mapping[str, Any] = await client.info("persistence")
+async def probe(
+    client: aioredis.Redis, node: Any = None, *, replicated: bool = False
+) -> DurabilityFacts:
+    """Ask Redis (on a Cluster: ``node``, the one holding the queue's slot); redis exceptions
+    propagate (the caller maps them)."""
+    pin: dict[str, Any] = {"target_nodes": node} if node is not None else {}
+    info: Mapping[str, Any] = await client.info("persistence", **pin)
     try:
         # WAITAOF 0 0 0 returns at once where the command exists (any AOF setting); redis-py
         # cannot parse COMMAND INFO for an unknown command, so probe the command itself.
-        await cast(Any, client).execute_command("WAITAOF", 0, 0, 0)
+        await cast(Any, client).execute_command("WAITAOF", 0, 0, 0, **pin)
         has_waitaof = True
     except ResponseError:
         has_waitaof = False
+    replicas = None
+    if replicated:
+        replication: Mapping[str, Any] = await client.info("replication", **pin)
+        replicas = int(replication.get("connected_slaves", 0) or 0)
     last = info.get("aof_last_write_status")
     last_s = last.decode() if isinstance(last, bytes) else str(last)
     return DurabilityFacts(
         aof_enabled=str(info.get("aof_enabled")) == "1",
         aof_last_write_ok=last_s == "ok",
-        appendfsync=await _config(client, "appendfsync"),
-        maxmemory_policy=await _config(client, "maxmemory-policy"),
+        appendfsync=await _config(client, "appendfsync", pin),
+        maxmemory_policy=await _config(client, "maxmemory-policy", pin),
         has_waitaof=has_waitaof,
+        replicas=replicas,
     )
 
 
-async def check_durability(client: aioredis.Redis) -> DurabilityStatus:
-    return evaluate(await probe(client))
+async def check_durability(
+    client: aioredis.Redis, node: Any = None, *, replicated: bool = False
+) -> DurabilityStatus:
+    return evaluate(await probe(client, node, replicated=replicated))

@@ -14,8 +14,8 @@ from zproxy.errors import StoreUnavailable
 from zproxy.observability.metrics import Metrics
 from zproxy.policy.routes import render_tags
 from zproxy.queue.model import QueuedWrite
+from zproxy.queue.partitioned import AnyRedisQueue
 from zproxy.queue.pending import PendingKeys
-from zproxy.queue.redis_queue import RedisWriteQueue
 from zproxy.store.cache import CacheStore, soft_purge
 
 log = structlog.get_logger("zproxy.writes")
@@ -32,7 +32,7 @@ class OutcomeListener:
     def __init__(
         self,
         settings: Settings,
-        queue: RedisWriteQueue,
+        queue: AnyRedisQueue,
         pending: PendingKeys,
         metrics: Metrics,
         cache: CacheStore,

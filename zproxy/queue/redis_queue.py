@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 import structlog
@@ -42,6 +42,7 @@ from zproxy.queue.redis_support import text as _s
 from zproxy.queue.redis_support import waitaof_confirmed as _confirmed
 from zproxy.queue.store import IdempotencyMismatch
 from zproxy.store._errors import mapped
+from zproxy.store.connect import is_cluster
 
 __all__ = ["RedisWriteQueue", "command", "queue_redis_client"]
 
@@ -65,6 +66,11 @@ _SCRIPTS = (
 )
 
 
+def _replica_acked(reply: Any) -> bool:
+    """``WAIT`` answers how many replicas acknowledged the connection's writes."""
+    return isinstance(reply, int) and reply >= 1
+
+
 class RedisWriteQueue(QueueReads, QueueReplay):
     def __init__(
         self,
@@ -75,6 +81,7 @@ class RedisWriteQueue(QueueReads, QueueReplay):
         clock: Clock | None = None,
         waitaof_timeout_ms: int = 1000,
         recheck_seconds: float = 10.0,
+        replicated: bool = False,
         dedupe_ttl: int = DEDUPE_TTL,
         applied_retention: int = APPLIED_RETENTION,
         dead_retention: int = DEAD_RETENTION,
@@ -90,6 +97,9 @@ class RedisWriteQueue(QueueReads, QueueReplay):
         self._dead_retention = dead_retention
         self._status = DurabilityStatus(False, "not checked yet", "none")
         self._checked_at: float | None = None
+        self._replicated = replicated
+        self._cluster = is_cluster(client)
+        self._route = [prefix + "ready"]
         self._scripts = {name: client.register_script(getattr(lua, name)) for name in _SCRIPTS}
 
     # ---- durability -------------------------------------------------------------------------
@@ -102,7 +112,9 @@ class RedisWriteQueue(QueueReads, QueueReplay):
     async def check_durability(self) -> DurabilityStatus:
         try:
             with mapped("queue"):
-                self._status = await check_durability(self._r)
+                self._status = await check_durability(
+                    self._r, self._node(), replicated=self._replicated
+                )
         except StoreUnavailable as exc:
             self._status = DurabilityStatus(False, str(exc), "none")
         self._checked_at = self._clock.monotonic()
@@ -115,6 +127,10 @@ class RedisWriteQueue(QueueReads, QueueReplay):
         with contextlib.suppress(RedisError):
             await self._r.xgroup_create(self._p + "log", "replay", id="0", mkstream=True)
         return await self.check_durability()
+
+    def _node(self) -> Any:
+        """On a Cluster: the node holding this queue's slot (else None)."""
+        return cast(Any, self._r).get_node_from_key(self._route[0]) if self._cluster else None
 
     async def _durable_status(self) -> DurabilityStatus:
         interval = self._recheck if self._status.ok else min(1.0, self._recheck)
@@ -151,10 +167,15 @@ class RedisWriteQueue(QueueReads, QueueReplay):
         code, write_id = int(replies[0][0]), _s(replies[0][1])
         if code == 2:
             raise IdempotencyMismatch(write_id)
-        if status.mode == "waitaof" and not _confirmed(replies[1]):
+        if status.mode == "waitaof" and not _confirmed(replies[1], self._replicated):
             if code == 1:
                 await self._rollback(write_id)
-            raise NotDurable("WAITAOF did not confirm a local fsync in time")
+            what = "a local fsync and a replica's" if self._replicated else "a local fsync"
+            raise NotDurable(f"WAITAOF did not confirm {what} in time")
+        if status.mode != "waitaof" and self._replicated and not _replica_acked(replies[3]):
+            if code == 1:
+                await self._rollback(write_id)
+            raise NotDurable("WAIT: no replica acknowledged the write in time")
         if status.mode != "waitaof" and not fsync_always(replies[1], replies[2]):
             # Reconfigured since the last check: this write may not be on disk.
             if code == 1:
@@ -167,16 +188,32 @@ class RedisWriteQueue(QueueReads, QueueReplay):
     async def _enqueue_round_trip(
         self, idem: str, args: builtins.list[Any], waitaof: bool
     ) -> builtins.list[Any]:
-        """The script and WAITAOF in one pipeline: one connection, one round trip."""
+        """The script and WAITAOF in one pipeline: one connection, one round trip. WAITAOF and
+        WAIT count the writes of the connection they run on, so on a Cluster every command is
+        pinned to the node holding the slot and a redirection fails the enqueue instead of
+        moving the write (and not its confirmation) elsewhere."""
         pipe = self._r.pipeline(transaction=False)
-        await self._scripts["ENQUEUE"](keys=[idem], args=args, client=pipe)
+        node = self._node()
+        pin: dict[str, Any] = {"target_nodes": node} if node is not None else {}
+        if node is not None:  # a Cluster pipeline cannot load a script: send its text
+            pipe.execute_command("EVAL", lua.ENQUEUE, 1, idem, *args, **pin)
+        else:
+            await self._scripts["ENQUEUE"](keys=[idem], args=args, client=pipe)
+        replicas = 1 if self._replicated else 0
         if waitaof:
-            pipe.execute_command("WAITAOF", 1, 0, self._waitaof_ms)
+            pipe.execute_command("WAITAOF", 1, replicas, self._waitaof_ms, **pin)
         else:
             # Same round trip: the fsync policy the write was appended under.
-            pipe.execute_command("CONFIG", "GET", "appendonly")
-            pipe.execute_command("CONFIG", "GET", "appendfsync")
-        replies: builtins.list[Any] = await pipe.execute(raise_on_error=False)
+            pipe.execute_command("CONFIG", "GET", "appendonly", **pin)
+            pipe.execute_command("CONFIG", "GET", "appendfsync", **pin)
+            if replicas:
+                pipe.execute_command("WAIT", replicas, self._waitaof_ms, **pin)
+        if node is not None:
+            replies: builtins.list[Any] = await cast(Any, pipe).execute(
+                raise_on_error=False, allow_redirections=False
+            )
+        else:
+            replies = await pipe.execute(raise_on_error=False)
         return replies
 
     async def _rollback(self, write_id: str) -> None:
@@ -190,13 +227,18 @@ class RedisWriteQueue(QueueReads, QueueReplay):
     async def retry(self, write_id: str, now: float) -> bool:
         with mapped("queue"):
             return (
-                int(await self._scripts["OPERATOR_RETRY"](args=[self._p, write_id, repr(now)])) == 1
+                int(
+                    await self._scripts["OPERATOR_RETRY"](
+                        keys=self._route, args=[self._p, write_id, repr(now)]
+                    )
+                )
+                == 1
             )
 
     async def drop(self, write_id: str) -> bool:
         with mapped("queue"):
-            return int(await self._scripts["DROP"](args=[self._p, write_id])) == 1
+            return int(await self._scripts["DROP"](keys=self._route, args=[self._p, write_id])) == 1
 
     async def expedite(self, now: float) -> int:
         with mapped("queue"):
-            return int(await self._scripts["EXPEDITE"](args=[self._p, repr(now)]))
+            return int(await self._scripts["EXPEDITE"](keys=self._route, args=[self._p, repr(now)]))

@@ -34,6 +34,8 @@ class QueueReplay:
     _p: str
     _cipher: Cipher
     _scripts: dict[str, AsyncScript]
+    #: A key of this queue's prefix: routes every script to the node holding its slot.
+    _route: builtins.list[str]
     _applied_retention: int
     _dead_retention: int
 
@@ -49,7 +51,9 @@ class QueueReplay:
             max_keys * 4 + 16,
         ]
         with mapped("queue"):
-            rows = await self._scripts["CLAIM"](args=[*args, token_base, consumer_id])
+            rows = await self._scripts["CLAIM"](
+                keys=self._route, args=[*args, token_base, consumer_id]
+            )
         claims: list[Claim] = []
         for head, _okh, token, attempts, data, requeued, sid in rows:
             if int(attempts) < 0:
@@ -66,12 +70,12 @@ class QueueReplay:
         consumer = claim.token.split(":", 1)[0]
         args = [*self._fence(claim), repr(now + lease_seconds), consumer]
         with mapped("queue"):
-            return int(await self._scripts["RENEW"](args=args)) == 1
+            return int(await self._scripts["RENEW"](keys=self._route, args=args)) == 1
 
     async def release(self, claim: Claim, now: float) -> bool:
         args = [*self._fence(claim), repr(now), 0, "", ""]
         with mapped("queue"):
-            return int(await self._scripts["REQUEUE"](args=args)) == 1
+            return int(await self._scripts["REQUEUE"](keys=self._route, args=args)) == 1
 
     async def mark_retry(
         self, claim: Claim, next_attempt_at: float, status: int | None, error: str
@@ -79,7 +83,7 @@ class QueueReplay:
         status_s = "" if status is None else str(status)
         args = [*self._fence(claim), repr(next_attempt_at), 1, status_s, error[:500]]
         with mapped("queue"):
-            return int(await self._scripts["REQUEUE"](args=args)) == 1
+            return int(await self._scripts["REQUEUE"](keys=self._route, args=args)) == 1
 
     async def mark_applied(self, claim: Claim, status: int, body: bytes, now: float) -> bool:
         return await self._finish(claim, "applied", status, body, "", now)
@@ -99,7 +103,7 @@ class QueueReplay:
         status_s = "" if status is None else str(status)
         args = [*self._fence(claim), state, repr(now), status_s, ubody, reason, retention, keep]
         with mapped("queue"):
-            return int(await self._scripts["FINISH"](args=args)) == 1
+            return int(await self._scripts["FINISH"](keys=self._route, args=args)) == 1
 
     async def reclaim(self, now: float, min_idle_ms: int = 60_000) -> ReclaimReport:
         """Sweep the group's PEL: entries idle longer than ``min_idle_ms`` go back to the
@@ -135,4 +139,11 @@ class QueueReplay:
         return ReclaimReport(tuple(requeued), tuple(missing))
 
     async def _unstick(self, write_id: str, now: float) -> bool:
-        return int(await self._scripts["UNSTICK"](args=[self._p, write_id, repr(now)])) == 1
+        return (
+            int(
+                await self._scripts["UNSTICK"](
+                    keys=self._route, args=[self._p, write_id, repr(now)]
+                )
+            )
+            == 1
+        )

@@ -65,6 +65,9 @@ def fsync_always(appendonly: Any, appendfsync: Any) -> bool:
     return _config_value(appendonly) == "yes" and _config_value(appendfsync) == "always"
 
 
-def waitaof_confirmed(reply: Any) -> bool:
-    """WAITAOF answers [local fsyncs, replica fsyncs]; we need >= 1 local."""
-    return isinstance(reply, list | tuple) and bool(reply) and int(reply[0]) >= 1
+def waitaof_confirmed(reply: Any, replicated: bool = False) -> bool:
+    """WAITAOF answers [local fsyncs, replica fsyncs]; we need >= 1 local (and, replicated,
+    >= 1 replica)."""
+    if not isinstance(reply, list | tuple) or len(reply) < 1 or int(reply[0]) < 1:
+        return False
+    return not replicated or (len(reply) > 1 and int(reply[1]) >= 1)

@@ -33,8 +33,8 @@ from zproxy.queue.grants import GrantStore
 from zproxy.queue.keyfile import load_cipher
 from zproxy.queue.model import EnqueueResult, QueuedWrite
 from zproxy.queue.outcomes import OutcomeListener
+from zproxy.queue.partitioned import AnyRedisQueue
 from zproxy.queue.pending import PendingKeys
-from zproxy.queue.redis_queue import RedisWriteQueue
 from zproxy.queue.replayer import Replayer
 from zproxy.store.cache import CacheStore
 from zproxy.upstream.breaker import BreakerOpen, BreakerSet
@@ -72,7 +72,7 @@ class WriteService:
     def __init__(
         self,
         settings: Settings,
-        queue: RedisWriteQueue,
+        queue: AnyRedisQueue,
         cipher: Cipher,
         *,
         redis: Redis,
