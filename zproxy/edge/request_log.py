@@ -4,8 +4,8 @@ compute the caller's principal."""
 
 from __future__ import annotations
 
-import re
 import time
+from urllib.parse import unquote_plus
 
 import structlog
 from aiohttp import web
@@ -14,20 +14,23 @@ from zproxy.edge.exchange import Exchange, method_label
 from zproxy.edge.services import Services
 from zproxy.observability.metrics import UPSTREAM_SECONDS
 from zproxy.policy.keys import credential_of, fallback_principal
+from zproxy.policy.sensitive import REDACTED, is_secret_key
 
 log = structlog.get_logger("zproxy.proxy")
-#: Query parameters whose values look secret (local rule until ``policy.sensitive`` exists).
-_SECRET_PARAM = re.compile(
-    r"(?i)((?:^|&)[^=&]*(?:token|secret|password|passwd|key|signature|auth|session|"
-    r"credential)[^=&]*=)[^&]*"
-)
 _IDENTITY_CHARS = 12
 
 
 def logged_path(ex: Exchange) -> str:
+    """The path and query, values of secret parameters (``policy.sensitive``'s names, any
+    case, percent-decoded) replaced; the log's redactor still masks card numbers in it."""
     if not ex.query:
         return ex.path
-    return ex.path + "?" + _SECRET_PARAM.sub(r"\1[REDACTED]", ex.query)
+    pairs = ex.query.split("&")
+    for i, pair in enumerate(pairs):
+        name, eq, _ = pair.partition("=")
+        if eq and is_secret_key(unquote_plus(name)):
+            pairs[i] = f"{name}={REDACTED}"
+    return ex.path + "?" + "&".join(pairs)
 
 
 def _identity(services: Services, ex: Exchange) -> str | None:

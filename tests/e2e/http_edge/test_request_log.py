@@ -13,6 +13,7 @@ from tests.support import eventually
 from zproxy.testing.proxy_process import ZproxyProcess
 
 TOKEN = "tok-Sup3rSecretBearerValue"
+QUERY = "/v1/passthrough?access_token=qs-secret-1&Client%5FSecret=qs-secret-2&page=3"
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 FIELDS = {
     "request_id",
@@ -42,7 +43,7 @@ async def test_request_event_fields(edge: ZproxyProcess) -> None:
     async with (
         aiohttp.ClientSession() as http,
         http.get(
-            edge.url + "/v1/passthrough?access_token=qs-secret-1&client_secret=qs-secret-2&page=3",
+            edge.url + QUERY,
             headers={"Authorization": f"Bearer {TOKEN}", "X-Request-Id": "log-fields-1"},
         ) as resp,
     ):
