@@ -193,7 +193,7 @@ def _after_failure(
         entry=ctx.entry,
         now=s.clock.time(),
         policy=ctx.policy,
-        shed=isinstance(exc, LimiterRejected),
+        shed=_shed(exc),
     )
     if isinstance(fallback, rp.ServeStaleIfError | rp.ServeStaleShed) and ctx.entry is not None:
         s.metrics.on_cache(ctx.ex.route_name, "stale_if_error")
@@ -222,6 +222,11 @@ def _after_failure(
         ctx.ex.request_id,
         headers={"Retry-After": retry_after},
     )
+
+
+def _shed(exc: UpstreamError | None) -> bool:
+    """Our own concurrency cap refused the call (a 429 cooldown is Zuora's say: stale-if-error)."""
+    return isinstance(exc, LimiterRejected) and exc.reason == "concurrency"
 
 
 _FAILURE_MESSAGES = {
