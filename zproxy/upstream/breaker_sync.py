@@ -1,13 +1,20 @@
 """Share breaker transitions between zproxy processes through one Redis.
 
-Each group has a hash ``{prefix}:{group}`` (state, mode, opened_at as wall time, origin,
-updated_at) and every local transition or mode change is also published on
-``{prefix}:events`` as JSON. A subscriber task applies other processes' records to the local
-``BreakerSet`` (``Breaker.apply_remote``: never re-published, so no echo), and on every
+Each group has a hash ``{prefix}:{breaker}:{group}`` (state, mode, opened_at as wall time,
+origin, updated_at) and every local transition or mode change is also published on
+``{prefix}:{breaker}:events`` as JSON, in the same transaction. The ``{breaker}`` hash tag keeps
+every key and the channel in one slot, so on a Redis Cluster the transaction runs on one node
+and the channel is a sharded one (``SPUBLISH``/``SSUBSCRIBE`` on the node that owns the slot;
+redis-py's ``ClusterPubSub``). On one Redis or a Sentinel-monitored primary it is a plain
+``PUBLISH``/``SUBSCRIBE`` on the primary. A subscriber task applies other processes' records to
+the local ``BreakerSet`` (``Breaker.apply_remote``: never re-published, so no echo), and on every
 (re)subscribe it reads the stored hashes so a process that starts, or comes back after a Redis
 outage, adopts an open breaker or a forced mode it missed.
 
-Redis is optional: while it is unreachable each process keeps its own breaker state. Errors
+Redis is optional: while it is unreachable each process keeps its own breaker state. After a
+failover (a Sentinel promotion, a Cluster slot moving) the subscription fails and is made again
+on the new primary (a Sentinel client asks the sentinels on every new connection; on a Cluster
+the slot map is re-read first), and the stored hashes are read again. Errors
 are logged and retried with exponential backoff in the background; nothing is raised into
 requests. Local changes made meanwhile are kept (latest per group) and published once Redis
 answers again.
@@ -24,12 +31,15 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 import structlog
+from redis.asyncio.cluster import RedisCluster
 
 from zproxy.upstream.breaker import MODES, BreakerRecord, BreakerSet, State
 
 log = structlog.get_logger("zproxy.upstream.breaker_sync")
 
 _STATES: tuple[State, ...] = ("closed", "half_open", "open")
+#: The hash tag that keeps every shared key and the channel in one Cluster slot.
+TAG = "{breaker}"
 
 
 class BreakerSync:
@@ -43,7 +53,7 @@ class BreakerSync:
         prefix: str = "zproxy:breaker",
         instance_id: str | None = None,
         backoff: float = 0.1,
-        max_backoff: float = 5.0,
+        max_backoff: float = 2.0,
         poll_timeout: float = 1.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -63,10 +73,14 @@ class BreakerSync:
 
     @property
     def channel(self) -> str:
-        return f"{self._prefix}:events"
+        return f"{self._prefix}:{TAG}:events"
 
     def key(self, group: str) -> str:
-        return f"{self._prefix}:{group}"
+        return f"{self._prefix}:{TAG}:{group}"
+
+    @property
+    def _cluster(self) -> RedisCluster | None:
+        return self._redis if isinstance(self._redis, RedisCluster) else None
 
     @property
     def subscribed(self) -> bool:
@@ -145,7 +159,10 @@ class BreakerSync:
         )
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.key(record.group), mapping=fields)  # type: ignore[arg-type]
-            pipe.publish(self.channel, message)
+            if self._cluster is not None:
+                pipe.spublish(self.channel, message)
+            else:
+                pipe.publish(self.channel, message)
             await pipe.execute()
 
     def _now(self) -> float:
@@ -163,16 +180,27 @@ class BreakerSync:
                 )
                 await self._sleep(self._backoff)
                 self._backoff = min(self._backoff * 2, self._max_backoff)
+                await self._refresh_slots()
+
+    async def _refresh_slots(self) -> None:
+        """On a Cluster, re-read the slot map: the channel's slot may have a new owner."""
+        cluster = self._cluster
+        if cluster is not None:
+            try:
+                await cluster.nodes_manager.initialize()
+            except Exception as exc:
+                log.warning("breaker_sync_slots_refresh_failed", error=repr(exc))
 
     async def _listen(self) -> None:
+        cluster = self._cluster
+        if cluster is not None:
+            await cluster.initialize()
+            await self._listen_sharded(cluster)
+            return
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(self.channel)
-            await self._load_stored()
-            self._subscribed = True
-            self._backoff = self._initial_backoff
-            if self._pending:
-                self._wake.set()  # Redis is back: publish what we changed meanwhile
+            await self._adopt_stored()
             while True:
                 message = await pubsub.get_message(
                     ignore_subscribe_messages=True, timeout=self._poll_timeout
@@ -183,6 +211,30 @@ class BreakerSync:
             self._subscribed = False
             with contextlib.suppress(Exception):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _listen_sharded(self, cluster: RedisCluster) -> None:
+        pubsub = cluster.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.ssubscribe(self.channel)
+            await self._adopt_stored()
+            while True:
+                message = await pubsub.get_sharded_message(
+                    ignore_subscribe_messages=True, timeout=self._poll_timeout
+                )
+                if message is not None and message.get("type") == "smessage":
+                    self._apply_message(message["data"])
+        finally:
+            self._subscribed = False
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+
+    async def _adopt_stored(self) -> None:
+        """Subscribed: read what was stored meanwhile, then report and publish what waits."""
+        await self._load_stored()
+        self._subscribed = True
+        self._backoff = self._initial_backoff
+        if self._pending:
+            self._wake.set()  # Redis is back: publish what we changed meanwhile
 
     async def _load_stored(self) -> None:
         for breaker in self._breakers:
