@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from redis.asyncio.cluster import RedisCluster
-from redis.cluster import key_slot
+from redis.crc import key_slot
 
 from tests.support.fakes import Transitions
 from zproxy.clock import FakeClock
