@@ -177,10 +177,15 @@ def test_fault_and_faults_are_exclusive_and_rules_always_stack() -> None:
 def test_every_bundled_scenario_is_valid() -> None:
     files = bundled()
     assert {f.name for f in files} >= {
-        "zuora-api-outage-2022.yaml",
-        "writes-blocked-2026.yaml",
-        "flaky-and-429.yaml",
+        "zuora-outage-2022-11-27.yaml",
+        "zuora-outage-2024-09-04.yaml",
+        "flapping-zuora.yaml",
+        "slow-zuora.yaml",
+        "rate-limit-429-storm.yaml",
         "planned-maintenance.yaml",
+        "writes-blocked-2026.yaml",
+        "redis-restart-mid-outage.yaml",
+        "flaky-and-429.yaml",
         "timeouts.yaml",
     }
     for path in files:

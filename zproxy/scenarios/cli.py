@@ -124,11 +124,17 @@ def write_report(result: dict[str, Any], out_dir: Path) -> None:
     (out_dir / "report.html").write_text(render_html(result), encoding="utf-8")
 
 
+#: Former names of bundled scenarios, still accepted.
+RENAMED = {"zuora-api-outage-2022": "zuora-outage-2022-11-27"}
+
+
 def resolve(file: Path) -> Path | None:
     """A path as given, else a bundled scenario by name (with or without ``.yaml``)."""
     if file.is_file():
         return file
-    for candidate in (BUNDLED_DIR / file.name, BUNDLED_DIR / f"{file.name}.yaml"):
+    name = file.name.removesuffix(".yaml")
+    name = RENAMED.get(name, name)
+    for candidate in (BUNDLED_DIR / file.name, BUNDLED_DIR / f"{name}.yaml"):
         if candidate.is_file():
             return candidate
     return None

@@ -209,7 +209,7 @@ def _phases(c: _Checker, value: Any) -> list[m.PhaseSpec]:
         if name in seen:
             c.fail(f"{path}.name", f"duplicate phase name {name!r}")
         seen.add(name)
-        duration = c.number(raw, path, "duration", None, high=86400)
+        duration = c.number(raw, path, "duration", None, high=604800)
         faults = _faults(c, raw, path)
         admin = _admin(c, raw["admin"], f"{path}.admin") if "admin" in raw else None
         redis = raw.get("redis")
