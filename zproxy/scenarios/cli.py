@@ -95,6 +95,7 @@ def run_meta(scenario: Scenario) -> dict[str, Any]:
         "zproxy_version": __version__,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "settings": doc,
+        "overrides": dict(scenario.settings),
         "patched_routes": routes,
     }
 

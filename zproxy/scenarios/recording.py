@@ -176,7 +176,7 @@ def http_of(p: Planned, seed: SeedInfo, run_seed: int, credentials: int) -> Http
         }
         body = urllib.parse.urlencode(form).encode()
         headers["Content-Type"] = "application/x-www-form-urlencoded"
-    elif isinstance(rec.shape, dict | list):
+    elif isinstance(rec.shape, dict | list) or (is_write and p.method != "DELETE"):
         doc = _body(rec, seed, path)
         account = _account_in(doc, path, seed)
         body = orjson.dumps(doc)
@@ -215,8 +215,13 @@ def _resolve(text: str, seed: SeedInfo) -> str:
     return _RENAMED.sub(one, text)
 
 
+#: Bodies for writes recorded without a shape (the recorder did not see the body).
+_DEFAULT_SHAPES: Mapping[str, Any] = {"account_update": {"notes": "str"}}
+
+
 def _body(rec: Recorded, seed: SeedInfo, path: str) -> Any:
-    filled = _fill(rec.shape, seed)
+    shape = rec.shape if rec.shape is not None else _DEFAULT_SHAPES.get(rec.route, {})
+    filled = _fill(shape, seed)
     if rec.route == "orders_create" and isinstance(filled, dict):
         account = filled.get("existingAccountNumber")
         if not isinstance(account, str) or account not in seed.accounts:

@@ -108,20 +108,27 @@ def _meta(report: Mapping[str, Any], zp: Mapping[str, Any]) -> list[str]:
     )
     sc = report["scenario"]
     scale = sc.get("time_scale", 1)
-    settings = meta.get("settings") or {}
-    shown = ", ".join(
-        f"{k}={settings[k]}" for k in ("upstream", "retry", "breakers") if k in settings
-    )
+    shown = ", ".join(f"{k}={v}" for k, v in _flat(meta.get("overrides") or {}))
     return [
         f"zproxy {meta.get('zproxy_version', '?')}, run {meta.get('date', '?')}; {warmed}; "
         f"time scale {scale:g} (1 s played = {1 / scale:g} s real)",
-        f"settings: {shown or 'shipped defaults'}"
+        f"settings over the shipped file (all in report.json): {shown or 'none'}"
         + (
             f"; patched routes: {', '.join(r['name'] for r in meta['patched_routes'])}"
             if meta.get("patched_routes")
             else ""
         ),
     ]
+
+
+def _flat(doc: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for key, value in doc.items():
+        if isinstance(value, Mapping):
+            out += _flat(value, f"{prefix}{key}.")
+        else:
+            out.append((f"{prefix}{key}", value))
+    return out
 
 
 def render_text(report: Mapping[str, Any], color: bool = False) -> str:
