@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import redis
 
+from zproxy.config.redis_url import parse_redis_url
 from zproxy.errors import ConfigError
 from zproxy.store.embedded import MIN_REDIS_VERSION, find_redis_server, server_version
 
@@ -39,6 +40,10 @@ def describe_redis(url: str, timeout: float = 2.0) -> dict[str, str]:
             "redis_server": binary,
             "redis_version": ".".join(map(str, version)) if version else "unknown",
         }
+    target = parse_redis_url(url)
+    if target.mode in ("sentinel", "cluster"):
+        # A fleet's topology: /readyz and the topology metric report what zproxy sees.
+        return {"redis": target.display, "redis_server": target.mode, "redis_version": "unknown"}
     client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
     try:
         info = client.info("server")
