@@ -1,0 +1,172 @@
+"""The hot layer kept true across workers and hosts: a ``CacheStore`` in front of the Redis
+store, and the Redis pub/sub channel every purge is announced on.
+
+``HotCacheStore`` answers ``get`` from the worker's ``HotLayer`` when it can, else from the
+inner store; ``set`` stores in Redis, then holds the entry. Every purge (``purge_tags``,
+``invalidate_tags`` = a write's or a callout's soft purge, ``purge_principal``, ``purge_all``)
+runs on Redis first, then drops the entries here and publishes one message on ``CHANNEL``;
+``listen`` (one task per worker) applies every message to its layer, so a purge anywhere
+reaches every worker within the pub/sub delivery time (milliseconds). While the listener is
+not subscribed (Redis down, reconnecting) the layer keeps serving, each entry only inside its
+own windows; once subscribed again it drops everything, since messages may have been missed.
+
+Messages are small JSON objects: ``{"op": "tags", "tags": [...], "scope": null}``,
+``{"op": "principal", "principal": "..."}``, ``{"op": "all"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Final
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from zproxy.clock import Clock
+from zproxy.store._errors import mapped
+from zproxy.store.cache import CacheEntry, CacheStore
+from zproxy.store.hot import HotLayer
+
+CHANNEL: Final = "zc:hot"
+_RETRY_SECONDS: Final = 0.5
+
+
+def tags_message(tags: Sequence[str], scope: str | None = None) -> bytes:
+    return orjson.dumps({"op": "tags", "tags": list(tags), "scope": scope})
+
+
+def principal_message(principal: str) -> bytes:
+    return orjson.dumps({"op": "principal", "principal": principal})
+
+
+def all_message() -> bytes:
+    return orjson.dumps({"op": "all"})
+
+
+def apply(layer: HotLayer, data: bytes | str) -> int:
+    """Apply one channel message to ``layer``; anything unreadable drops everything (a
+    message we cannot read may have been a purge). Returns the entries dropped."""
+    try:
+        msg: Any = orjson.loads(data)
+        op = msg["op"]
+        if op == "tags":
+            scope = msg.get("scope")
+            return layer.drop_tags(
+                [str(t) for t in msg["tags"]], str(scope) if scope is not None else None
+            )
+        if op == "principal":
+            return layer.drop_principal(str(msg["principal"]))
+        if op == "all":
+            return layer.drop_all()
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        pass
+    return layer.drop_all()
+
+
+class HotCacheStore:
+    """A ``CacheStore``: the worker's hot layer in front of ``inner`` (the Redis store), with
+    purges announced on ``CHANNEL`` through ``redis`` (None: this worker only, for tests)."""
+
+    def __init__(
+        self,
+        inner: CacheStore,
+        layer: HotLayer,
+        clock: Clock,
+        redis: aioredis.Redis | None = None,
+    ) -> None:
+        self.inner = inner
+        self.layer = layer
+        self._clock = clock
+        self._redis = redis
+
+    async def get(self, key: str) -> CacheEntry | None:
+        """From the layer, else from Redis (not held: the route's windows are not known
+        here; the read path calls ``get_within``)."""
+        held = self.layer.get(key, self._clock.time())
+        if held is not None:
+            return held
+        return await self.inner.get(key)
+
+    async def get_within(self, key: str, ttl_seconds: float) -> CacheEntry | None:
+        """From the layer, else from Redis, then held until ``stored_at + ttl_seconds`` (the
+        route's fresh + max(swr, sie), as ``ReadPolicy.ttl``) unless a drop came meanwhile."""
+        held = self.layer.get(key, self._clock.time())
+        if held is not None:
+            return held
+        generation = self.layer.generation
+        entry = await self.inner.get(key)
+        if entry is not None:
+            now = self._clock.time()
+            self.layer.put(key, entry, entry.stored_at + ttl_seconds, now, generation)
+        return entry
+
+    async def set(self, key: str, entry: CacheEntry, ttl_seconds: float) -> None:
+        generation = self.layer.generation
+        await self.inner.set(key, entry, ttl_seconds)
+        now = self._clock.time()
+        expires_at = min(now, entry.stored_at) + ttl_seconds
+        self.layer.put(key, entry, expires_at, now, generation)
+
+    async def purge_tags(self, tags: Sequence[str], scope: str | None = None) -> int:
+        count = await self.inner.purge_tags(tags, scope)
+        self.layer.drop_tags(tags, scope)
+        await self._publish(tags_message(tags, scope))
+        return count
+
+    async def invalidate_tags(self, tags: Sequence[str]) -> int:
+        count = await self.inner.invalidate_tags(tags)
+        self.layer.drop_tags(tags)
+        await self._publish(tags_message(tags))
+        return count
+
+    async def purge_principal(self, principal: str) -> int:
+        count = await self.inner.purge_principal(principal)
+        self.layer.drop_principal(principal)
+        await self._publish(principal_message(principal))
+        return count
+
+    async def purge_all(self) -> int:
+        count = await self.inner.purge_all()
+        self.layer.drop_all()
+        await self._publish(all_message())
+        return count
+
+    async def _publish(self, message: bytes) -> None:
+        if self._redis is None:
+            return
+        with mapped("cache publish"):
+            await self._redis.publish(CHANNEL, message)
+
+
+async def listen(
+    redis: aioredis.Redis,
+    layer: HotLayer,
+    *,
+    subscribed: asyncio.Event | None = None,
+    on_error: Callable[[str], None] | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Apply every ``CHANNEL`` message to ``layer`` until cancelled (run it as a task per
+    worker). ``subscribed`` is set each time the subscription is (re)made, after the layer
+    was emptied; Redis errors are reported to ``on_error`` and retried."""
+    while True:
+        pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(CHANNEL)
+            layer.drop_all()  # whatever was published while we were away is unknown
+            if subscribed is not None:
+                subscribed.set()
+            while True:
+                message = await pubsub.get_message(timeout=None)
+                if message is not None and message.get("type") == "message":
+                    apply(layer, message["data"])
+        except (RedisError, OSError):
+            if subscribed is not None:
+                subscribed.clear()
+            if on_error is not None:
+                on_error("hot_listen")
+        finally:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await sleep(_RETRY_SECONDS)
