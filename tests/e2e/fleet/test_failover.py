@@ -27,7 +27,6 @@ from tests.e2e.writes.helpers import (
 )
 from tests.support import eventually, fake, zproxy_stack
 from tests.support.http import Reply, bearer, request
-from zproxy.testing.fake_zuora import RunningFakeZuora
 from zproxy.testing.proxy_process import ZproxyProcess
 from zproxy.testing.redis_sets import SentinelSet
 
@@ -85,7 +84,6 @@ async def _read(
 async def _through_the_failover(
     sentinels: SentinelSet,
     writer: Writer,
-    fz: RunningFakeZuora,
     token: str,
 ) -> dict[str, float]:
     """Kill the primary, then write and read until every process has answered 202 again
@@ -145,14 +143,59 @@ async def test_kill_9_of_the_primary_mid_outage_loses_no_accepted_write(
             assert_accepted(reply)
         assert (await _read(http, procs[0], token, accounts[0])).status == 200  # stale
 
-        await _through_the_failover(two_replica_set, writer, fz, token)
+        await _through_the_failover(two_replica_set, writer, token)
         assert fz.fake.ledger.entries == []  # Zuora was down throughout
 
         fake.set_fault(fz, mode="up")
-        for proc in procs:
-            await eventually(lambda p=proc: drained(http, p), timeout=60, what="queue drained")
+
+        async def all_drained() -> bool:
+            return all([await drained(http, proc) for proc in procs])
+
+        await eventually(all_drained, timeout=60, what="queues drained")
         accepted = writer.accepted_seqs()
         applied = ledger_seqs(fz)
         # Every 202 applied once, in the order sent; no refused write applied.
         assert {a: applied.get(a, []) for a in accounts} == accepted
         assert sum(len(s) for s in accepted.values()) >= 3 * ACCOUNTS + AFTER
+
+
+async def test_replicated_with_the_replica_stopped_refuses_and_is_unready(
+    tmp_path: Path, http: aiohttp.ClientSession, one_replica_set: SentinelSet
+) -> None:
+    async with zproxy_stack(tmp_path, one_replica_set.url, overrides=OVERRIDES, env=REPLICATED) as (
+        fz,
+        procs,
+    ):
+        proc = procs[0]
+        token = await fz.token(http)
+        accounts = fake.accounts(fz)[:2]
+        fake.set_fault(fz, mode="down")
+        writer = Writer(http, procs, token, accounts)
+        _, reply = await writer.write()
+        assert_accepted(reply)
+        assert (await request(http, "GET", proc.admin_url + "/readyz")).status == 200
+
+        primary = one_replica_set.primary_address()
+        (replica,) = [n for n in one_replica_set.data_nodes if n.address != primary]
+        await asyncio.to_thread(replica.kill)
+
+        async def refused() -> bool:
+            _, reply = await writer.write()
+            if reply.status == 202:
+                return False  # the primary has not noticed the replica is gone yet
+            assert_refused(reply)
+            return True
+
+        await eventually(refused, timeout=30, what="a 503 queued:false")
+        for _ in range(3):  # and from then on, every queueable write
+            _, reply = await writer.write()
+            assert_refused(reply)
+        ready = await request(http, "GET", proc.admin_url + "/readyz")
+        assert ready.status == 503
+        assert any("no replica" in reason for reason in ready.json()["reasons"]), ready.json()
+
+        fake.set_fault(fz, mode="up")
+        await eventually(lambda: drained(http, proc), timeout=60, what="queue drained")
+        accepted = writer.accepted_seqs()
+        applied = ledger_seqs(fz)
+        assert {a: applied.get(a, []) for a in accepted} == accepted  # no refused write applied
