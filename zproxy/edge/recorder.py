@@ -34,6 +34,7 @@ from typing import Any
 
 import orjson
 import structlog
+from aiohttp import web
 
 from zproxy import __version__
 from zproxy.edge.exchange import Exchange, method_label
@@ -120,7 +121,7 @@ class Recorder:
             "cred": None if credential is None else credential.kind,
             "identity": identity,
             "req_bytes": size,
-            "shape": self._shape(method, request.content_type, body),
+            "shape": self._shape(method, request, body),
             "prefer": _prefer(request.headers.get("Prefer")),
             "idem": "Idempotency-Key" in request.headers,
             "status": status,
@@ -128,12 +129,12 @@ class Recorder:
             "ms": round(duration * 1000, 2),
         }
 
-    def _shape(self, method: str, content_type: str, body: bytes | None) -> Any:
+    def _shape(self, method: str, request: web.BaseRequest, body: bytes | None) -> Any:
         if method not in _WRITE_METHODS or not body:
             return None
         if len(body) > _SHAPE_LIMIT:
             return "large"
-        if content_type == "application/x-www-form-urlencoded":
+        if request.content_type == "application/x-www-form-urlencoded":
             keys = [part.partition("=")[0] for part in body.decode("latin-1").split("&")]
             return {"form": sorted(self._names.segment(k) for k in keys if k)}
         try:

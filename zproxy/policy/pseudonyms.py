@@ -58,20 +58,30 @@ def kind_of(param: str) -> str:
 class Pseudonyms:
     """Keyed pseudonyms for one recording. ``key`` is secret: keep it out of the recording."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_key", "_memo")
+
+    #: Values remembered (the hot path sees the same accounts and tokens again and again).
+    MEMO = 4096
 
     def __init__(self, key: bytes) -> None:
         if len(key) < 16:
             raise ValueError("a pseudonym key needs at least 16 bytes")
         self._key = key
+        self._memo: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return "Pseudonyms(key=<secret>)"
 
     def of(self, kind: str, value: str) -> str:
         """``@kind.HASH`` of ``value`` (the hash ignores ``kind``: one value, one hash)."""
-        digest = hmac.new(self._key, value.encode("utf-8", "surrogateescape"), hashlib.sha256)
-        return f"@{kind}.{digest.hexdigest()[:HASH_CHARS]}"
+        hashed = self._memo.get(value)
+        if hashed is None:
+            raw = value.encode("utf-8", "surrogateescape")
+            hashed = hmac.digest(self._key, raw, hashlib.sha256).hex()[:HASH_CHARS]
+            if len(self._memo) >= self.MEMO:
+                self._memo.clear()
+            self._memo[value] = hashed
+        return f"@{kind}.{hashed}"
 
     def segment(self, segment: str) -> str:
         return self.of("id", segment) if looks_like_id(segment) else segment
