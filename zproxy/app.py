@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import secrets
 import signal
 import ssl
@@ -20,12 +21,16 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from zproxy.admin.api import routes as admin_routes
-from zproxy.admin.app import build_admin_app
+from zproxy.admin.app import ReadyDetails, build_admin_app
+from zproxy.admin.config_api import LIVE
+from zproxy.admin.config_api import routes as config_routes
 from zproxy.clock import Clock, SystemClock
 from zproxy.config.model import Settings
 from zproxy.config.redis_url import parse_redis_url
+from zproxy.edge.generation import next_generation
 from zproxy.edge.handler import ProxyHandler
 from zproxy.edge.identity import Identities
+from zproxy.edge.live import LiveConfig, Load
 from zproxy.edge.server import ProxyServer
 from zproxy.edge.services import Services
 from zproxy.errors import ConfigError
@@ -60,6 +65,7 @@ class Running:
     services: Services
     proxy_runner: web.BaseRunner
     admin_runner: web.BaseRunner
+    live: LiveConfig
 
 
 @contextlib.asynccontextmanager
@@ -194,12 +200,27 @@ def _poll_breakers(breakers: BreakerSet) -> Callable[[], Awaitable[None]]:
     return poll
 
 
+def _ready_details(topology: TopologyWatch, live: LiveConfig) -> ReadyDetails:
+    """``/readyz`` names the Redis topology seen and the config in force."""
+
+    async def details() -> dict[str, object]:
+        return {**await topology.details(), "config": live.current.describe()}
+
+    return details
+
+
 async def start(
-    settings: Settings, redis: Redis, redis_url: str, *, clock: Clock | None = None
+    settings: Settings,
+    redis: Redis,
+    redis_url: str,
+    *,
+    clock: Clock | None = None,
+    load: Load | None = None,
 ) -> Running:
+    """``load``: re-reads the settings on reload (file, environment, the same flags)."""
     clock = clock or SystemClock()
     metrics = Metrics()
-    metrics.declare_routes(route.name for route in settings.routes.routes)
+    metrics.declare_routes(settings.routes.routes)
     upstream = UpstreamClient(settings.upstream)
     await upstream.open()
     hasher = Hasher(await cache_secret(settings, redis))
@@ -265,6 +286,15 @@ async def start(
     services.metrics_refreshers.append(writes.refresh_metrics)
     services.metrics_refreshers.append(_poll_breakers(breakers))
     handler = ProxyHandler(services)
+    live = LiveConfig(
+        handler,
+        services,
+        load=load or (lambda: settings),
+        build=functools.partial(next_generation, services),
+        redis=redis,
+    )
+    await live.start()
+    services.stoppers.append(live.stop)
     server = ProxyServer(
         handler,
         keepalive_timeout=settings.server.keepalive_timeout,
@@ -286,7 +316,9 @@ async def start(
         ssl_context=ssl_ctx,
         reuse_port=is_worker(),
     ).start()
-    admin_app = build_admin_app(services, admin_routes, topology.details)
+    admin_app = build_admin_app(services, admin_routes, _ready_details(topology, live))
+    admin_app[LIVE] = live
+    admin_app.add_routes(config_routes)
     admin_runner = web.AppRunner(
         admin_app, access_log=None, keepalive_timeout=15, shutdown_timeout=2
     )
@@ -296,7 +328,7 @@ async def start(
     log.info(
         "started", listen=str(listen), admin_listen=str(admin), upstream=str(settings.upstream.url)
     )
-    return Running(services, proxy_runner, admin_runner)
+    return Running(services, proxy_runner, admin_runner, live)
 
 
 async def stop(running: Running) -> None:
@@ -317,14 +349,28 @@ async def stop(running: Running) -> None:
     await services.upstream.close()
 
 
-async def serve(settings: Settings) -> int:
+async def _reload(live: LiveConfig) -> None:
+    """SIGHUP: a refused config is logged (``config_reload_refused``) and the old one stays."""
+    with contextlib.suppress(ConfigError):
+        await live.reload()
+
+
+async def serve(settings: Settings, load: Load | None = None) -> int:
     configure_logging(sensitive.redact_value, settings.log.format, settings.log.level)
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop_event.set)
     async with redis_connection(settings) as (redis, redis_url):
-        running = await start(settings, redis, redis_url)
+        running = await start(settings, redis, redis_url, load=load)
+        reloads: set[asyncio.Task[None]] = set()
+
+        def on_sighup() -> None:
+            task = asyncio.create_task(_reload(running.live))
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_sighup)
         await stop_event.wait()
         log.info("stopping", shutdown_timeout=settings.server.shutdown_timeout)
         await stop(running)

@@ -154,7 +154,9 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
             return supervise(settings, sys.argv[1:] if argv is None else list(argv))
         from zproxy.app import serve
 
-        return _run_loop(serve(settings))
+        return _run_loop(
+            serve(settings, load=lambda: load_settings(args.config, overrides=overrides))
+        )
     if args.command == "check-config":
         load_settings(args.path, env={})
         print(f"{args.path}: ok")

@@ -61,6 +61,13 @@ def supervise(settings: Settings, argv: Sequence[str]) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     workers = [_spawn(args, env) for _ in range(settings.server.workers)]
+
+    def reload(_sig: int, _frame: FrameType | None) -> None:
+        # One worker reloads and publishes the new version; the others follow it (edge/live).
+        if workers[0].poll() is None:
+            workers[0].send_signal(signal.SIGHUP)
+
+    signal.signal(signal.SIGHUP, reload)
     try:
         while not stopping:
             time.sleep(0.2)

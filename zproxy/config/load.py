@@ -36,6 +36,8 @@ ENV_VARS: Mapping[str, str] = {
     "ZPROXY_TLS_CERT": "server.tls_cert",
     "ZPROXY_TLS_KEY": "server.tls_key",
     "ZPROXY_WORKERS": "server.workers",
+    "ZPROXY_ROLLBACK_WINDOW": "rollback.window",
+    "ZPROXY_ROLLBACK_ERROR_RATE": "rollback.error_rate",
 }
 
 #: ``zproxy serve`` flag -> dotted setting: problems name the flag the operator typed.

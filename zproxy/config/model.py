@@ -111,6 +111,18 @@ class LogSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RollbackSettings:
+    """After a config reload: watch ``window`` seconds; roll back when the share of failed
+    requests rose by more than ``error_rate`` (absolute) over at least ``min_requests``."""
+
+    window: float = 300.0
+    error_rate: float = 0.02
+    min_requests: int = 20
+    #: Only these journeys' requests count (empty: every request).
+    journeys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     upstream: UpstreamSettings = UpstreamSettings()
     server: ServerSettings = ServerSettings()
@@ -122,6 +134,7 @@ class Settings:
     retry: RetrySettings = RetrySettings()
     queue: QueueSettings = QueueSettings()
     log: LogSettings = LogSettings()
+    rollback: RollbackSettings = RollbackSettings()
     data_dir: Path = Path("./var")
     admin_token: str | None = None
     routes: RouteTable = field(default_factory=lambda: RouteTable(()))

@@ -21,12 +21,14 @@ from zproxy.config.model import (
     QueueSettings,
     RedisSettings,
     RetrySettings,
+    RollbackSettings,
     ServerSettings,
     Settings,
     UpstreamSettings,
 )
 from zproxy.config.reader import Reader
 from zproxy.config.redis_url import parse_redis_url
+from zproxy.config.rollback import parse_rollback
 from zproxy.config.routes import parse_routes
 from zproxy.errors import ConfigError
 
@@ -55,6 +57,7 @@ def parse_settings(raw: Mapping[str, Any], origin: str, origins: Mapping[str, st
                 r.section(raw, "log"), "log", "level", "info", ("debug", "info", "warning", "error")
             ),
         ),
+        rollback=parse_rollback(r, r.section(raw, "rollback", RollbackSettings)),
         data_dir=Path(r.string(raw, "", "data_dir", "./var")),
         admin_token=r.string(raw, "", "admin_token", None) or None,
         routes=parse_routes(r, raw.get("routes") or []),

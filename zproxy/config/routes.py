@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from zproxy.config.model import HTTP_METHODS
 from zproxy.config.reader import Reader
 from zproxy.policy.routes import ReadPolicy, Route, RouteTable, WritePolicy, template_fields
+
+_JOURNEY = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
 def parse_routes(r: Reader, raw: Any) -> RouteTable:
@@ -27,7 +30,7 @@ def _route(r: Reader, p: str, item: Any, seen: set[str]) -> Route | None:
         r.fail(p, "must be a mapping")
         return None
     ok = len(r.problems)
-    unknown = set(item) - {"name", "methods", "path", "read", "write", "breaker", "pool"}
+    unknown = set(item) - {"name", "methods", "path", "read", "write", "breaker", "pool", "journey"}
     for key in sorted(unknown):
         r.fail(f"{p}.{key}", "unknown route setting")
     name = r.string(item, p, "name", None)
@@ -68,7 +71,17 @@ def _route(r: Reader, p: str, item: Any, seen: set[str]) -> Route | None:
         write=write,
         breaker=r.string(item, p, "breaker", None),
         pool=r.string(item, p, "pool", "default"),
+        journey=_journey(r, p, item),
     )
+
+
+def _journey(r: Reader, p: str, item: dict[str, Any]) -> str:
+    """A metric label: lower-case letters, digits and ``_``; ``other`` when not named."""
+    journey = r.string(item, p, "journey", "other") or "other"
+    if not _JOURNEY.fullmatch(journey):
+        r.fail(f"{p}.journey", f"must be a lower-case name like purchase (got {journey!r})")
+        return "other"
+    return journey
 
 
 def _read_policy(r: Reader, p: str, raw: Any) -> ReadPolicy | None:

@@ -24,6 +24,7 @@ from zproxy.edge.exchange import (
     request_body_stream,
 )
 from zproxy.edge.internal import handle_internal
+from zproxy.edge.journey import report_journey
 from zproxy.edge.reads import handle_read
 from zproxy.edge.request_log import log_request
 from zproxy.edge.responses import error_response, request_id_of, track_id_of
@@ -149,6 +150,7 @@ class ProxyHandler:
 
     def finish(self, ex: Exchange, status: int, response: web.StreamResponse | None = None) -> None:
         log_request(self.s, ex, status, response)
+        report_journey(self.s, ex, status, response)
 
     def report_error(self, request: web.BaseRequest, request_id: str, status: int) -> None:
         """An answer aiohttp made itself (the request did not parse): logged and counted."""

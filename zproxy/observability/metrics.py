@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextvars
 import os
 from collections.abc import Iterable
+from typing import Protocol
 
 from prometheus_client import (
     CollectorRegistry,
@@ -22,6 +23,7 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from zproxy import __version__
+from zproxy.observability.change import SUCCESS_FALSE, ChangeMetrics, RequestObserver
 
 BREAKER_STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
 #: The upstream time of the request being handled: the edge sets a fresh one-element list per
@@ -29,7 +31,32 @@ BREAKER_STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
 UPSTREAM_SECONDS: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar(
     "zproxy_upstream_seconds", default=None
 )
+#: ``zproxy_cache_total`` results and ``zproxy_writes_total`` results (CONTRACT §4).
+CACHE_RESULTS = ("hit", "miss", "stale", "stale_if_error", "bypass", "revalidated")
+WRITE_RESULTS = ("queued", "applied", "retried", "dead")
+
+
+class _WriteShape(Protocol):
+    @property
+    def on_outage(self) -> str: ...
+
+
+class RouteShape(Protocol):
+    """What ``declare_routes`` reads of a configured route (``policy.routes.Route``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def read(self) -> object | None: ...
+
+    @property
+    def write(self) -> _WriteShape | None: ...
+
+
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+#: Client-facing latency: a cache hit answers in about a millisecond.
+_REQUEST_BUCKETS = (0.001, 0.0025, *_BUCKETS)
 
 
 class Metrics:
@@ -59,6 +86,20 @@ class Metrics:
         )
         self.upstream_requests = Counter(
             "zproxy_upstream_requests", "Requests sent to Zuora", ["route", "outcome"], registry=r
+        )
+        self.request_duration = Histogram(
+            "zproxy_request_duration_seconds",
+            "Time to answer a client on the proxy port, from its request to the answer",
+            ["route"],
+            buckets=_REQUEST_BUCKETS,
+            registry=r,
+        )
+        self.upstream_errors = Counter(
+            "zproxy_upstream_errors",
+            "Calls to Zuora that failed without a proper answer, by cause "
+            "(dns, refused, timeout, reset, tls, protocol, other)",
+            ["route", "cause"],
+            registry=r,
         )
         self.upstream_duration = Histogram(
             "zproxy_upstream_duration_seconds",
@@ -152,6 +193,11 @@ class Metrics:
         self._cache_by: dict[tuple[str, str], Counter] = {}
         self._upstream_by: dict[tuple[str, str], Counter] = {}
         self._duration_by: dict[str, Histogram] = {}
+        self._request_duration_by: dict[str, Histogram] = {}
+        #: Config info, reloads, rollbacks, journeys (``observability.change``).
+        self.change = ChangeMetrics(r)
+        #: In-process consumers of every answer (the rollback watch), fed by ``on_request``.
+        self.observers: list[RequestObserver] = []
         for group in ("reads", "writes"):
             self.breaker_group_state.labels(group).set(0)
         self.breaker_state.set(0)
@@ -166,12 +212,21 @@ class Metrics:
         return generate_latest(self.registry)
 
     # --- listeners ------------------------------------------------------------------------
-    def on_request(self, route: str, method: str, status: int) -> None:
+    def on_request(
+        self, route: str, method: str, status: int, seconds: float | None = None
+    ) -> None:
         key = (route, method, status)
         child = self._requests_by.get(key)
         if child is None:
             child = self._requests_by[key] = self.requests.labels(route, method, str(status))
         child.inc()
+        if seconds is not None:
+            duration = self._request_duration_by.get(route)
+            if duration is None:
+                duration = self._request_duration_by[route] = self.request_duration.labels(route)
+            duration.observe(seconds)
+        for observer in self.observers:
+            observer.on_request(route, status)
 
     def on_cache(self, route: str, result: str) -> None:
         key = (route, result)
@@ -194,6 +249,10 @@ class Metrics:
             if duration is None:
                 duration = self._duration_by[route] = self.upstream_duration.labels(route)
             duration.observe(seconds)
+
+    def on_upstream_error(self, route: str, cause: str) -> None:
+        """A call to Zuora failed; ``cause`` is one of ``upstream.boundary.CAUSES``."""
+        self.upstream_errors.labels(route, cause).inc()
 
     def on_transition(self, group: str, old: str, new: str) -> None:
         value = BREAKER_STATE_VALUE.get(new, 0)
@@ -243,10 +302,24 @@ class Metrics:
     def on_upstream_success_false(self, route: str) -> None:
         """Zuora answered 2xx but ``success: false`` (the payment alerts count these)."""
         self.upstream_success_false.labels(route).inc()
+        SUCCESS_FALSE.set(True)
+        for observer in self.observers:
+            observer.on_success_false(route)
 
-    def declare_routes(self, routes: Iterable[str]) -> None:
-        """Zero children for the configured route names, so ``increase()`` sees the first
-        ``success: false`` (a series born at 1 shows no increase). Idempotent: call again on
-        reload."""
+    def declare_routes(self, routes: Iterable[str | RouteShape]) -> None:
+        """Zero children for the configured routes, so ``increase()`` sees the first event of
+        a route (a series born at 1 shows no increase): ``success: false`` for every route,
+        each ``zproxy_writes_total`` result for queueable routes (``on_outage: queue``), each
+        ``zproxy_cache_total`` result for cached routes. A bare name declares only the first.
+        Idempotent: call again on reload."""
         for route in routes:
-            self.upstream_success_false.labels(route)
+            if isinstance(route, str):
+                self.upstream_success_false.labels(route)
+                continue
+            self.upstream_success_false.labels(route.name)
+            if route.write is not None and route.write.on_outage == "queue":
+                for result in WRITE_RESULTS:
+                    self.writes.labels(route.name, result)
+            if route.read is not None:
+                for result in CACHE_RESULTS:
+                    self.cache.labels(route.name, result)

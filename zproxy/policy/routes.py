@@ -58,6 +58,8 @@ class Route:
     breaker: str | None = None
     #: Upstream concurrency pool ("default" or e.g. "zoql").
     pool: str = "default"
+    #: The customer journey the route serves (purchase, renewal, ...): a metric label.
+    journey: str = "other"
     _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
