@@ -109,9 +109,9 @@ class Recorder:
             size = len(body) if body is not None else 0
         credential = credential_of(request.headers)
         identity = None
-        if ex.identity is not None:
-            identity = self._names.of("identity", ex.identity)
-        elif credential is not None:
+        if credential is not None:
+            # The credential itself (one token, one identity): the principal the read and
+            # write paths compute may differ between them for the same caller.
             identity = self._names.of("identity", credential.kind + "\x00" + credential.value)
         return {
             "t": round(self._clock() - self._started, 4),
