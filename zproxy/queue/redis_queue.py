@@ -4,7 +4,9 @@ Key layout and the role of the stream: see ``zproxy.queue.redis_scripts``.
 
 Enqueue is one script (dedupe + XADD + line append + write hash) sent in one pipeline with
 ``WAITAOF 1 0 <ms>`` on the same connection when the server has it (the reply must confirm
->= 1 local fsync); otherwise the store relies on a verified ``appendfsync always``. The
+>= 1 local fsync); otherwise the store relies on a verified ``appendfsync always``. With
+``replicated`` durability ``WAIT 1 <ms>`` follows in the same pipeline: at least one replica
+received the write (not ``WAITAOF 1 1``: see ``_enqueue_round_trip``). The
 durability check runs at ``init`` and again every ``recheck_seconds`` (every second while it
 fails) — never per write. Unconfirmed enqueues raise ``NotDurable`` and are rolled back best
 effort (a 503 must not turn into a replay); Redis failures raise ``StoreUnavailable``.
@@ -167,12 +169,11 @@ class RedisWriteQueue(QueueReads, QueueReplay):
         code, write_id = int(replies[0][0]), _s(replies[0][1])
         if code == 2:
             raise IdempotencyMismatch(write_id)
-        if status.mode == "waitaof" and not _confirmed(replies[1], self._replicated):
+        if status.mode == "waitaof" and not _confirmed(replies[1]):
             if code == 1:
                 await self._rollback(write_id)
-            what = "a local fsync and a replica's" if self._replicated else "a local fsync"
-            raise NotDurable(f"WAITAOF did not confirm {what} in time")
-        if status.mode != "waitaof" and self._replicated and not _replica_acked(replies[3]):
+            raise NotDurable("WAITAOF did not confirm a local fsync in time")
+        if self._replicated and not _replica_acked(replies[-1]):
             if code == 1:
                 await self._rollback(write_id)
             raise NotDurable("WAIT: no replica acknowledged the write in time")
@@ -199,15 +200,17 @@ class RedisWriteQueue(QueueReads, QueueReplay):
             pipe.execute_command("EVAL", lua.ENQUEUE, 1, idem, *args, **pin)
         else:
             await self._scripts["ENQUEUE"](keys=[idem], args=args, client=pipe)
-        replicas = 1 if self._replicated else 0
         if waitaof:
-            pipe.execute_command("WAITAOF", 1, replicas, self._waitaof_ms, **pin)
+            pipe.execute_command("WAITAOF", 1, 0, self._waitaof_ms, **pin)
         else:
             # Same round trip: the fsync policy the write was appended under.
             pipe.execute_command("CONFIG", "GET", "appendonly", **pin)
             pipe.execute_command("CONFIG", "GET", "appendfsync", **pin)
-            if replicas:
-                pipe.execute_command("WAIT", replicas, self._waitaof_ms, **pin)
+        if self._replicated:
+            # A replica holds the write (WAIT 1), not yet its fsync: WAITAOF 1 1 would wait
+            # for the replica's once-a-second ack, about 1 s per write (see the README's
+            # "Running a fleet"); replicas run appendfsync always and fsync it at once.
+            pipe.execute_command("WAIT", 1, self._waitaof_ms, **pin)
         if node is not None:
             replies: builtins.list[Any] = await cast(Any, pipe).execute(
                 raise_on_error=False, allow_redirections=False
