@@ -12,9 +12,10 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import fields, is_dataclass, replace
+from pathlib import Path
 from typing import Any
 
-from zproxy.config.model import Settings
+from zproxy.config.model import HostPort, Settings
 from zproxy.policy.routes import RouteTable
 
 #: Setting -> how an operator sets it (the environment variable or flag, else the file key).
@@ -38,6 +39,8 @@ RESTART_ONLY: tuple[tuple[str, Callable[[Settings], Any]], ...] = (
     ("log", lambda s: s.log),
 )
 
+_NOWHERE = HostPort("", 0)
+
 
 def restart_only_changes(old: Settings, new: Settings) -> list[str]:
     """The restart-only settings ``new`` changes, by name (never their values: some are
@@ -51,9 +54,14 @@ def refusal(changed: list[str]) -> list[str]:
 
 def config_hash(settings: Settings) -> str:
     """12 hex digits of SHA-256 over the settings in a canonical form (sets sorted), secrets
-    left out (they are restart-only, or only authenticate callouts)."""
+    left out (they are restart-only, or only authenticate callouts), and so are what differs
+    from process to process of one fleet (addresses, data dir, the Redis URL): processes in
+    force of one config show one hash."""
     public = replace(
         settings,
+        server=replace(settings.server, listen=_NOWHERE, admin_listen=_NOWHERE, workers=0),
+        redis=replace(settings.redis, url=""),
+        data_dir=Path(),
         admin_token=None,
         cache=replace(settings.cache, secret=None, callout_secret=None),
         queue=replace(settings.queue, encryption_key=None),
