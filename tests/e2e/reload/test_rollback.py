@@ -51,8 +51,7 @@ async def test_a_reload_that_makes_requests_fail_is_rolled_back_on_every_process
         assert before[0]["hash"] == before[1]["hash"]
         stop, statuses = asyncio.Event(), []
         load = [
-            asyncio.create_task(traffic(callers[i % 2], account, stop, statuses))
-            for i in range(12)
+            asyncio.create_task(traffic(callers[i % 2], account, stop, statuses)) for i in range(12)
         ]
         await eventually(lambda: len(statuses) >= 60, what="traffic before the change")
         assert set(statuses) == {200}, sorted(set(statuses))
@@ -67,8 +66,7 @@ async def test_a_reload_that_makes_requests_fail_is_rolled_back_on_every_process
         async def both_rolled_back() -> bool:
             now = [await config_of(http, zp) for zp in procs]
             return all(
-                c["version"] == before[0]["version"] and c["hash"] == before[0]["hash"]
-                for c in now
+                c["version"] == before[0]["version"] and c["hash"] == before[0]["hash"] for c in now
             )
 
         await eventually(both_rolled_back, timeout=WINDOW * 4, what="the rollback everywhere")
@@ -103,8 +101,7 @@ async def test_a_harmless_reload_stays(tmp_path: Path, redis_url: str) -> None:
         account = accounts(fz)[0]
         stop, statuses = asyncio.Event(), []
         load = [
-            asyncio.create_task(traffic(callers[i % 2], account, stop, statuses))
-            for i in range(6)
+            asyncio.create_task(traffic(callers[i % 2], account, stop, statuses)) for i in range(6)
         ]
         await eventually(lambda: len(statuses) >= 40, what="traffic before the change")
         config = procs[0].config
