@@ -173,7 +173,7 @@ def group_stats(
     latencies = [o.latency_ms for o in outcomes]
     reads = [o for o in outcomes if o.marker is None]
     cache = Counter(cache_result(o.cache_status) or "error" for o in reads) if proxied else {}
-    failed = Counter(_status(o) for o in outcomes if verdict(o, slo_ms) == "bad")
+    failed = Counter(_failure(o, slo_ms) for o in outcomes if verdict(o, slo_ms) == "bad")
     writes = [o for o in outcomes if o.marker]
     fate_counts = Counter(fates.get(o.marker or "", "refused") for o in writes)
     statuses = Counter(_status(o) for o in outcomes)
@@ -187,7 +187,8 @@ def group_stats(
         "p50_ms": _round(percentile(latencies, 50)),
         "p99_ms": _round(percentile(latencies, 99)),
         "statuses": dict(sorted(statuses.items())),
-        #: Bad answers by status (``slow``: a 2xx over the latency SLO; ``timeout``...).
+        #: Bad answers by status (``slow-200``: a 2xx past the latency SLO; ``timeout``,
+        #: ``connection``: no answer; ``200-failed``: a 2xx saying ``success: false``).
         "failures": dict(sorted(failed.items())),
         "cache": {k: cache[k] for k in CACHE_RESULTS if cache.get(k)},
         "writes": {
@@ -198,6 +199,13 @@ def group_stats(
             "duplicates": sum(1 for o in writes if o.marker in duplicated),
         },
     }
+
+
+def _failure(o: Outcome, slo_ms: float) -> str:
+    """A bad answer's status; ``slow-200`` for a 2xx past the latency SLO."""
+    if 200 <= o.status < 300 and not o.business_failure and o.latency_ms > slo_ms:
+        return f"slow-{o.status}"
+    return _status(o)
 
 
 def _status(o: Outcome) -> str:
