@@ -14,6 +14,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
+#: Shares are floats: 0.07 - 0.05 is a hair above 0.02, which is not "more than" 0.02.
+_EPSILON = 1e-9
+
 
 @dataclass(frozen=True, slots=True)
 class Tally:
@@ -45,7 +48,8 @@ def decide(
     error_rate: float,
     min_requests: int,
 ) -> Verdict:
-    if after.requests >= min_requests and after.rate - before.rate > error_rate:
+    rise = after.rate - before.rate
+    if after.requests >= min_requests and rise > error_rate + _EPSILON:
         return Verdict("rollback", before, after)
     if now - changed_at >= window:
         return Verdict("keep", before, after)
