@@ -64,7 +64,7 @@ def log_request(
 ) -> None:
     seconds = time.perf_counter() - ex.started
     method = method_label(ex.request.method)
-    services.metrics.on_request(ex.route_name, method, status)
+    services.metrics.on_request(ex.route_name, method, status, seconds)
     spent = UPSTREAM_SECONDS.get()
     size = 0
     if response is not None:

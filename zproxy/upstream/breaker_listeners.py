@@ -1,10 +1,12 @@
 """Who hears of a breaker's transitions: pybreaker's listener contract bridged to our
-``TransitionListener``s (metrics, the replayer's wake-up), and the publisher that shares
-them between processes (``breaker_sync``). A failing listener is logged, never raised."""
+``TransitionListener``s (metrics, the replayer's wake-up), the publisher that shares
+them between processes (``breaker_sync``), and the log (``log_transition``: a local
+transition at ``warning`` with its reason and the counts behind it, one adopted from another
+process at ``info`` as ``remote``). A failing listener is logged, never raised."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import pybreaker
 import structlog
@@ -18,6 +20,27 @@ NAMES: dict[str, State] = {
     pybreaker.STATE_OPEN: "open",
     pybreaker.STATE_HALF_OPEN: "half_open",
 }
+
+
+#: The log event of a transition to each state.
+EVENTS: dict[str, str] = {
+    "open": "breaker_opened",
+    "half_open": "breaker_half_opened",
+    "closed": "breaker_closed",
+}
+
+
+def log_transition(
+    group: str, old: str, new: str, reason: str, counts: Mapping[str, object]
+) -> None:
+    """One line per transition: ``warning`` when this process made it, ``info`` when it was
+    adopted from another process (``reason`` ``remote``: that process logged the warning)."""
+    event = EVENTS.get(new, "breaker_transition")
+    fields = {"group": group, "from_state": old, "to_state": new, "reason": reason, **counts}
+    if reason == "remote":
+        log.info(event, **fields)
+    else:
+        log.warning(event, **fields)
 
 
 class Announcer:

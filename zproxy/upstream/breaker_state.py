@@ -21,7 +21,7 @@ import pybreaker
 from zproxy.clock import Clock
 from zproxy.policy.outcomes import Outcome, SlidingCounts
 from zproxy.upstream.breaker_listeners import NAMES as _NAMES
-from zproxy.upstream.breaker_listeners import Announcer, Bridge
+from zproxy.upstream.breaker_listeners import Announcer, Bridge, log_transition
 from zproxy.upstream.breaker_model import (
     MODES,
     BreakerConfig,
@@ -87,9 +87,9 @@ class Breaker:
             wait = self.config.reset_timeout - (now - self._opened_mono)
             if wait > 0:
                 return Rejected(self.group, "open", wait)
-            self._transition(_HALF, now)
+            self._transition(_HALF, now, reason="reset_timeout")
         elif self._probes_lost(now):
-            self._transition(_OPEN, now)
+            self._transition(_OPEN, now, reason="probe_timeout")
             return Rejected(self.group, "open", self.config.reset_timeout)
         if self._probes_issued < self.config.half_open_probes:
             if self._probes_in_flight == 0:
@@ -115,19 +115,21 @@ class Breaker:
             self._storage.reset_counter()
             return
         self._storage.increment_counter()
-        if self._storage.counter >= self.config.failure_threshold or self._ratio_tripped(now):
-            self._transition(_OPEN, now)
+        if self._storage.counter >= self.config.failure_threshold:
+            self._transition(_OPEN, now, reason="consecutive_failures")
+        elif self._ratio_tripped(now):
+            self._transition(_OPEN, now, reason="failure_ratio")
 
     def _record_probe(self, outcome: Outcome) -> None:
         self._probes_in_flight -= 1
         if outcome is Outcome.OUTAGE_FAILURE:
-            self._transition(_OPEN, self._clock.monotonic())
+            self._transition(_OPEN, self._clock.monotonic(), reason="probe_failed")
         elif outcome is Outcome.NOT_COUNTED:
             self._probes_issued -= 1  # no news: let another probe go
         else:
             self._storage.increment_success_counter()
             if self._storage.success_counter >= self.config.half_open_probes:
-                self._transition(_CLOSED, self._clock.monotonic())
+                self._transition(_CLOSED, self._clock.monotonic(), reason="probes_succeeded")
 
     def _ratio_tripped(self, now: float) -> bool:
         calls, failures = self._window.counts(now)
@@ -158,7 +160,7 @@ class Breaker:
         no call would make it: the metrics scrape and the admin view. True if it moved."""
         if self._mode != "auto" or self._storage.state != _OPEN or self._open_remaining() > 0:
             return False
-        return self._transition(_HALF, self._clock.monotonic())
+        return self._transition(_HALF, self._clock.monotonic(), reason="reset_timeout")
 
     @property
     def mode(self) -> Mode:
@@ -194,7 +196,8 @@ class Breaker:
         target = {"force_open": _OPEN, "force_closed": _CLOSED}.get(mode)
         if target is None:
             target = _HALF if previous == "force_open" else _CLOSED
-        if not self._transition(target, now, publish=False):
+        reason = f"mode_{mode}" if publish else "remote"
+        if not self._transition(target, now, reason=reason, publish=False):
             self._new_generation()  # same state: still drop permits of the old mode
         if publish:
             self._announcer.publish(self.record_view)
@@ -231,7 +234,8 @@ class Breaker:
         return BreakerRecord(self.group, state, self._mode, opened_at)
 
     def apply_remote(self, record: BreakerRecord) -> None:
-        """Adopt another process's transition or mode, without publishing it again."""
+        """Adopt another process's transition or mode, without publishing it again (logged at
+        ``info`` with reason ``remote``; the process that made it logged the ``warning``)."""
         if record.mode != self._mode:
             self._set_mode(record.mode, publish=False)
         if self._mode != "auto":
@@ -241,17 +245,27 @@ class Breaker:
             age = max(0.0, self._clock.time() - record.opened_at)
             if age < self.config.reset_timeout:
                 now = self._clock.monotonic()
-                self._transition(_OPEN, now - age, publish=False, opened_wall=record.opened_at)
+                self._transition(
+                    _OPEN, now - age, reason="remote", publish=False, opened_wall=record.opened_at
+                )
         elif record.state == "closed" and state != _CLOSED:
-            self._transition(_CLOSED, self._clock.monotonic(), publish=False)
+            self._transition(_CLOSED, self._clock.monotonic(), reason="remote", publish=False)
 
     # -- transitions --------------------------------------------------------------------------
 
     def _transition(
-        self, new: str, now: float, *, publish: bool = True, opened_wall: float | None = None
+        self,
+        new: str,
+        now: float,
+        *,
+        reason: str,
+        publish: bool = True,
+        opened_wall: float | None = None,
     ) -> bool:
-        if self._storage.state == new:
+        old = self._storage.state
+        if old == new:
             return False
+        log_transition(self.group, _NAMES[old], _NAMES[new], reason, self._counts(reason, now))
         self._new_generation()
         self._probes_issued = self._probes_in_flight = 0
         if new == _OPEN:
@@ -267,6 +281,28 @@ class Breaker:
         if publish:
             self._announcer.publish(self.record_view)
         return True
+
+    def _counts(self, reason: str, now: float) -> dict[str, object]:
+        """What tripped the transition, for its log line (read before the counters reset)."""
+        c = self.config
+        if reason in ("consecutive_failures", "failure_ratio", "probe_failed"):
+            calls, failures = self._window.counts(now)
+            return {
+                "consecutive_failures": self._storage.counter,
+                "failure_threshold": c.failure_threshold,
+                "window_calls": calls,
+                "window_failures": failures,
+                "failure_ratio": c.failure_ratio,
+                "min_calls": c.min_calls,
+                "retry_after": c.reset_timeout,
+            }
+        if reason == "probe_timeout":
+            return {"probes_in_flight": self._probes_in_flight, "probe_timeout": c.probe_timeout}
+        if reason == "reset_timeout":
+            return {"open_seconds": round(now - self._opened_mono, 3)}
+        if reason == "probes_succeeded":
+            return {"probes_succeeded": self._storage.success_counter}
+        return {}
 
     def _new_generation(self) -> None:
         self._generation += 1

@@ -9,6 +9,9 @@ Per attempt, whatever happens (answer, error, limiter refusal, cancellation):
 - one ``zproxy_upstream_requests_total`` sample: ``ok``/``4xx``/``429``/``5xx``, an error name
   (``timeout``, ``connecterror``, ``protocolerror``, ...), ``breaker_open``,
   ``limiter_rejected``, ``client_body_error`` or ``cancelled``;
+- an ``UpstreamError`` (nothing or no proper answer from Zuora) is logged at ``warning`` as
+  ``upstream_error`` with its bounded ``cause`` (``boundary.CAUSES``) and counted in
+  ``zproxy_upstream_errors_total{route,cause}``; so is one met while reading a streamed body;
 - a 429 starts the pool's cooldown (``Retry-After``, else ``RateLimit-Reset`` when the quota is
   spent, else one second), so nothing more reaches Zuora before it ends.
 Writes (``retry_safe=False``) are sent exactly once; the client never resends them either.
@@ -22,12 +25,14 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass
 
+import structlog
+
 from zproxy.clock import Clock
 from zproxy.errors import UpstreamBodyTooLarge, UpstreamError
 from zproxy.observability.metrics import Metrics
 from zproxy.policy.outcomes import Outcome, classify_outcome
 from zproxy.policy.retry_after import cooldown_after_429, parse_retry_after
-from zproxy.upstream.boundary import UpstreamStream
+from zproxy.upstream.boundary import UpstreamStream, cause_of
 from zproxy.upstream.breaker import Breaker, BreakerOpen, BreakerSet, Permit, Rejected
 from zproxy.upstream.client import Body, UpstreamClient, UpstreamResponse
 from zproxy.upstream.limiter import Limiter, LimiterRejected, Slot
@@ -36,6 +41,9 @@ from zproxy.upstream.retry import RetryPolicy
 _RETRYABLE_STATUS = frozenset({502, 503, 504})
 #: Cooldown after a 429 that says neither Retry-After nor RateLimit-Reset (a concurrency 429).
 _DEFAULT_429_COOLDOWN = 1.0
+_DETAIL_CHARS = 200
+
+log = structlog.get_logger("zproxy.upstream")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +140,21 @@ class Gateway:
         if seconds > 0:
             self.limiter.note_retry_after(call.pool, seconds)
 
+    def _failed(self, call: UpstreamCall, error: UpstreamError) -> None:
+        """One upstream failure: logged with its cause and counted."""
+        cause = cause_of(error)
+        foreign = error.__cause__ if error.__cause__ is not None else error
+        self.metrics.on_upstream_error(call.route, cause)
+        log.warning(
+            "upstream_error",
+            route=call.route,
+            group=call.group,
+            method=call.method,
+            cause=cause,
+            error=type(foreign).__name__,
+            detail=str(foreign)[:_DETAIL_CHARS],
+        )
+
     async def _once(self, call: UpstreamCall) -> UpstreamResponse:
         breaker, permit = self._permit(call)
         slot = await self._admit(call, breaker, permit)
@@ -146,6 +169,7 @@ class Gateway:
         except BaseException as exc:
             if isinstance(exc, UpstreamError):
                 outcome, label = classify_outcome(None, exc), outcome_label(None, exc)
+                self._failed(call, exc)
             else:
                 label = _aborted(exc)
             raise
@@ -173,6 +197,7 @@ class Gateway:
                     outcome, label = Outcome.NOT_COUNTED, "client_body_error"
                 elif isinstance(exc, UpstreamError):
                     outcome, label = classify_outcome(None, exc), outcome_label(None, exc)
+                    self._failed(call, exc)
                 else:
                     outcome, label = Outcome.NOT_COUNTED, _aborted(exc)
                 breaker.record(permit, outcome)
@@ -184,6 +209,9 @@ class Gateway:
             self._cooldown(call, resp.status, resp.headers)
             try:
                 yield resp
+            except UpstreamError as exc:  # reading the body failed
+                self._failed(call, exc)
+                raise
             finally:
                 resp.release()
         finally:
