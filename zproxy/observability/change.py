@@ -56,6 +56,7 @@ class ChangeMetrics:
         )
         self._journey_by: dict[tuple[str, str], Counter] = {}
         self._info: tuple[str, str] | None = None
+        self.declare_journeys(())
 
     def declare_journeys(self, journeys: Iterable[str]) -> None:
         """Every journey x outcome at 0, so ``increase()`` sees the first one. Idempotent."""
