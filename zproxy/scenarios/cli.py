@@ -86,6 +86,8 @@ def run_meta(scenario: Scenario) -> dict[str, Any]:
     """zproxy's version, the run's date (UTC) and the settings zproxy ran with: the shipped
     file with the scenario's patches (the route table reduced to the patched routes)."""
     doc = merged_config(shipped_config(), scenario.settings, scenario.routes)
+    if isinstance(doc.get("upstream"), dict):  # the run's upstream is the fake, not Zuora
+        doc["upstream"] = {**doc["upstream"], "url": "the fake Zuora on 127.0.0.1"}
     routes = [
         r
         for r in doc.pop("routes", None) or []
