@@ -76,6 +76,22 @@ class Recorder:
         self._wake = asyncio.Event()
         self.recorded = 0
         self.dropped = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Run the background flush (call on the serving loop)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name="zproxy-recorder")
+            log.info("recording", path=str(self.path), max_bytes=self.max_bytes)
+
+    async def stop(self) -> None:
+        """Stop flushing in the background and write what is left."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            log.info("recording_stopped", path=str(self.path), lines=self.recorded)
 
     # -- hot path ---------------------------------------------------------------------------
     def record(self, ex: Exchange, status: int, duration: float) -> None:
@@ -219,12 +235,8 @@ async def recording(path: Path | None, **options: Any) -> AsyncIterator[Recorder
         yield None
         return
     recorder = Recorder(path, **options)
-    task = asyncio.create_task(recorder.run(), name="zproxy-recorder")
-    log.info("recording", path=str(path), max_bytes=recorder.max_bytes)
+    recorder.start()
     try:
         yield recorder
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        log.info("recording_stopped", path=str(path), lines=recorder.recorded)
+        await recorder.stop()
