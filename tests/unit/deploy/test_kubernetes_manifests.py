@@ -22,7 +22,7 @@ MANIFESTS = ROOT / "config" / "kubernetes"
 #: Contract settings that issue 10 adds to ``ENV_VARS`` (remove a name once it is there).
 PENDING_ENV = {"ZPROXY_QUEUE_DURABILITY"}
 #: Kinds that are custom resources: not in the official schemas.
-CUSTOM_KINDS = {"ServiceMonitor"}
+CUSTOM_KINDS = {"ServiceMonitor", "Rollout", "AnalysisTemplate"}
 
 Doc = dict[str, Any]
 
@@ -74,8 +74,10 @@ def admin_paths() -> set[str]:
 def test_every_manifest_is_labelled_zproxy() -> None:
     kinds = sorted(d["kind"] for _, d in DOCS)
     assert kinds == [
+        "AnalysisTemplate",
         "Deployment",
         "PodDisruptionBudget",
+        "Rollout",
         "Secret",
         "Service",
         "Service",
