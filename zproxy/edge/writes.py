@@ -30,6 +30,7 @@ from zproxy.policy.retry_after import render_retry_after
 from zproxy.policy.routes import WritePolicy, render_tags
 from zproxy.policy.sensitive import has_card_data
 from zproxy.policy.write_body import body_acceptable
+from zproxy.queue.idempotency import IdempotencyInFlight
 from zproxy.queue.model import QueuedWrite, new_idempotency_key, new_write_id
 from zproxy.queue.store import IdempotencyMismatch
 from zproxy.store.cache import soft_purge
@@ -279,6 +280,14 @@ async def _enqueue(ctx: WriteContext) -> web.Response:
             422,
             "ZPROXY_IDEMPOTENCY_KEY_MISMATCH",
             "This Idempotency-Key was already used with another request",
+            ex.request_id,
+            queued=False,
+        )
+    except IdempotencyInFlight:
+        return error_response(
+            409,
+            "ZPROXY_IDEMPOTENCY_KEY_IN_FLIGHT",
+            "A request with this Idempotency-Key is still being queued; retry shortly",
             ex.request_id,
             queued=False,
         )

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import hashlib
 from collections.abc import Callable, Sequence
 
 import redis.asyncio as aioredis
 
 from zproxy.clock import Clock
+from zproxy.errors import StoreUnavailable
 from zproxy.queue.crypto import Cipher
 from zproxy.queue.durability import DurabilityStatus
+from zproxy.queue.idempotency import KeyReservations
 from zproxy.queue.model import (
     Claim,
     EnqueueResult,
@@ -27,7 +30,8 @@ from zproxy.queue.model import (
     WriteRecord,
     WriteState,
 )
-from zproxy.queue.redis_queue import RedisWriteQueue
+from zproxy.queue.redis_queue import DEDUPE_TTL, RedisWriteQueue
+from zproxy.queue.redis_support import sha_hex
 
 
 def partition_of(order_key: str, partitions: int) -> int:
@@ -70,6 +74,9 @@ class PartitionedWriteQueue:
             )
             for i in range(partitions)
         ]
+        self._keys = [
+            KeyReservations(client, f"{prefix}{{{i}}}:", DEDUPE_TTL) for i in range(partitions)
+        ]
         self._next = 0
 
     def _of(self, order_key: str) -> RedisWriteQueue:
@@ -96,7 +103,27 @@ class PartitionedWriteQueue:
     # ---- writes --------------------------------------------------------------------------
 
     async def enqueue(self, write: QueuedWrite) -> EnqueueResult:
-        return await self._of(write.order_key).enqueue(write)
+        """Into the order key's partition. A key whose home is another partition is reserved
+        there first, so reusing it for another account is seen (``queue.idempotency``)."""
+        target = partition_of(write.order_key, len(self.parts))
+        home = partition_of(sha_hex(write.identity, write.idempotency_key), len(self.parts))
+        if home == target:  # the partition's own dedupe sees every use of the key
+            return await self.parts[target].enqueue(write)
+        keys = self._keys[home]
+        reservation = await keys.reserve(write)
+        if isinstance(reservation, str):
+            return EnqueueResult(reservation, created=False)
+        try:
+            result = await self.parts[target].enqueue(write)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await keys.release(reservation)
+            raise
+        # The write is durable: its 202 stands even if the key cannot be marked settled now
+        # (the reservation then answers 409 to a reuse until it expires).
+        with contextlib.suppress(StoreUnavailable):
+            await keys.settle(reservation, result.write_id, write.body_hash)
+        return result
 
     async def get(self, write_id: str) -> WriteRecord | None:
         found = await asyncio.gather(*(p.get(write_id) for p in self.parts))
