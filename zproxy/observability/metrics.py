@@ -196,6 +196,10 @@ class Metrics:
         self._request_duration_by: dict[str, Histogram] = {}
         #: Config info, reloads, rollbacks, journeys (``observability.change``).
         self.change = ChangeMetrics(r)
+        self.config_info = self.change.config_info
+        self.config_reloads = self.change.config_reloads
+        self.config_rollbacks = self.change.config_rollbacks
+        self.journeys = self.change.journeys
         #: In-process consumers of every answer (the rollback watch), fed by ``on_request``.
         self.observers: list[RequestObserver] = []
         for group in ("reads", "writes"):
