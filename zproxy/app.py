@@ -44,6 +44,9 @@ from zproxy.queue.service import WriteService, load_cipher
 from zproxy.store.coalesce import Coalescer, RedisLock
 from zproxy.store.connect import redis_client
 from zproxy.store.embedded import RedisServer
+from zproxy.store.hot import HotLayer
+from zproxy.store.hot_sync import HotCacheStore
+from zproxy.store.hot_sync import listen as listen_hot
 from zproxy.store.principals import PrincipalStore
 from zproxy.store.redis import RedisCacheStore
 from zproxy.store.topology import TopologyWatch
@@ -57,6 +60,8 @@ from zproxy.upstream.retry import RetryBudget, RetryConfig, RetryPolicy
 from zproxy.workers import is_worker
 
 log = structlog.get_logger("zproxy.app")
+#: The in-process layer of hot entries per worker (bytes, bounded; zproxy.store.hot).
+HOT_LAYER_BYTES = 64 << 20
 _SECRET_KEY = "zproxy:cache-secret"  # noqa: S105 - a Redis key name, not a secret
 
 
@@ -224,7 +229,8 @@ async def start(
     upstream = UpstreamClient(settings.upstream)
     await upstream.open()
     hasher = Hasher(await cache_secret(settings, redis))
-    cache = RedisCacheStore(redis)
+    layer = HotLayer(HOT_LAYER_BYTES)
+    cache = HotCacheStore(RedisCacheStore(redis), layer, clock, redis)
     breakers = _breakers(settings, clock, metrics)
     services = Services(
         settings=settings,
@@ -252,6 +258,8 @@ async def start(
     )
     services.readiness_checks.append(topology.check)
     services.metrics_refreshers.append(topology.report)
+    hot = asyncio.create_task(listen_hot(redis, layer, on_error=metrics.on_redis_error))
+    services.stoppers.append(functools.partial(_cancel, hot))
     sync = BreakerSync(redis, breakers)
     await sync.start()
     services.stoppers.append(sync.stop)
@@ -329,6 +337,12 @@ async def start(
         "started", listen=str(listen), admin_listen=str(admin), upstream=str(settings.upstream.url)
     )
     return Running(services, proxy_runner, admin_runner, live)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def stop(running: Running) -> None:

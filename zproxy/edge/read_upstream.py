@@ -20,6 +20,7 @@ from zproxy.policy import reads as rp
 from zproxy.policy.headers import response_headers
 from zproxy.policy.routes import ReadPolicy, render_tags
 from zproxy.store.cache import CacheEntry, entry_headers
+from zproxy.store.hot_sync import stored_newer
 from zproxy.upstream.gateway import UpstreamCall
 
 log = structlog.get_logger("zproxy.reads")
@@ -114,6 +115,10 @@ def revalidate_in_background(ctx: ReadContext) -> None:
 
     async def revalidate() -> None:
         try:
+            if ctx.entry is not None and await stored_newer(
+                s.cache, key, ctx.policy.ttl, ctx.entry
+            ):
+                return  # another worker stored a newer answer: now held here, no call needed
             result = await s.coalescer.revalidate_once(key, lambda: fetch_and_store(ctx, True))
             if result is not None and result.stored:
                 s.metrics.on_cache(ctx.ex.route_name, "revalidated")

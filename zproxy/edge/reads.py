@@ -1,8 +1,9 @@
 """The read path of cacheable routes: identity -> key -> ``decide_read`` -> execute.
 
-One Redis round trip on a hit (the entry GET; the token->principal map is usually answered by
-an in-process LRU). Misses and revalidations are coalesced per key, in-process and across
-workers; a failed fetch falls back to stale-if-error inside its window.
+A hit is answered by the worker's hot layer (``zproxy.store.hot``) when it holds the entry,
+else by one Redis round trip (one MGET: entry + soft-purge marker; the token->principal map
+is usually answered by an in-process LRU). Misses and revalidations are coalesced per key,
+in-process and across workers; a failed fetch falls back to stale-if-error inside its window.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from zproxy.policy import reads as rp
 from zproxy.policy.keys import cache_key, request_body_digest
 from zproxy.policy.retry_after import render_retry_after
 from zproxy.store.cache import CacheEntry
+from zproxy.store.hot_sync import get_within
 from zproxy.upstream.limiter import LimiterRejected
 
 log = structlog.get_logger("zproxy.reads")
@@ -53,7 +55,7 @@ async def handle_read(s: Services, ex: Exchange) -> web.StreamResponse:
         ex.identity = caller.identity.principal  # for the request log: no second hash
         digest = _body_digest(body) if body is not None else None
         key = cache_key(s.hasher, caller.identity, request.method, ex.path, ex.query, digest)
-    entry, cache_ok = await _lookup(s, key)
+    entry, cache_ok = await _lookup(s, key, policy.ttl)
     group = route.breaker_group(request.method)
     ctx = ReadContext(s, ex, policy, group, body, caller, key, entry, cache_ok)
     action = rp.decide_read(
@@ -94,11 +96,13 @@ async def _execute(ctx: ReadContext, action: rp.ReadAction) -> web.StreamRespons
     assert_never(action)
 
 
-async def _lookup(s: Services, key: str | None) -> tuple[CacheEntry | None, bool]:
+async def _lookup(
+    s: Services, key: str | None, policy_ttl: float
+) -> tuple[CacheEntry | None, bool]:
     if key is None:
         return None, False
     try:
-        return await s.cache.get(key), True
+        return await get_within(s.cache, key, policy_ttl), True
     except StoreUnavailable:
         s.metrics.on_redis_error("cache_get")
         return None, False

@@ -10,6 +10,9 @@ reaches every worker within the pub/sub delivery time (milliseconds). While the 
 not subscribed (Redis down, reconnecting) the layer keeps serving, each entry only inside its
 own windows; once subscribed again it drops everything, since messages may have been missed.
 
+On a Redis Cluster the channel is a sharded one (``SPUBLISH``/``SSUBSCRIBE`` through redis-py's
+``ClusterPubSub``, as ``zproxy.upstream.breaker_sync`` does).
+
 Messages are small JSON objects: ``{"op": "tags", "tags": [...], "scope": null}``,
 ``{"op": "principal", "principal": "..."}``, ``{"op": "all"}``.
 """
@@ -17,20 +20,24 @@ Messages are small JSON objects: ``{"op": "tags", "tags": [...], "scope": null}`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from zproxy.clock import Clock
+from zproxy.errors import StoreUnavailable
 from zproxy.store._errors import mapped
 from zproxy.store.cache import CacheEntry, CacheStore
 from zproxy.store.hot import HotLayer
 
 CHANNEL: Final = "zc:hot"
 _RETRY_SECONDS: Final = 0.5
+_POLL_SECONDS: Final = 1.0
 
 
 def tags_message(tags: Sequence[str], scope: str | None = None) -> bytes:
@@ -82,12 +89,16 @@ class HotCacheStore:
         self._redis = redis
 
     async def get(self, key: str) -> CacheEntry | None:
-        """From the layer, else from Redis (not held: the route's windows are not known
-        here; the read path calls ``get_within``)."""
-        held = self.layer.get(key, self._clock.time())
-        if held is not None:
+        """From Redis (a coalescing waiter polls here for what another worker stored: the
+        layer must not hide it); the held copy only while Redis is unreachable, inside its
+        windows."""
+        try:
+            return await self.inner.get(key)
+        except StoreUnavailable:
+            held = self.layer.get(key, self._clock.time())
+            if held is None:
+                raise
             return held
-        return await self.inner.get(key)
 
     async def get_within(self, key: str, ttl_seconds: float) -> CacheEntry | None:
         """From the layer, else from Redis, then held until ``stored_at + ttl_seconds`` (the
@@ -95,6 +106,10 @@ class HotCacheStore:
         held = self.layer.get(key, self._clock.time())
         if held is not None:
             return held
+        return await self.load(key, ttl_seconds)
+
+    async def load(self, key: str, ttl_seconds: float) -> CacheEntry | None:
+        """From Redis, then held (as ``get_within``): what another worker stored since."""
         generation = self.layer.generation
         entry = await self.inner.get(key)
         if entry is not None:
@@ -137,7 +152,30 @@ class HotCacheStore:
         if self._redis is None:
             return
         with mapped("cache publish"):
-            await self._redis.publish(CHANNEL, message)
+            if isinstance(self._redis, RedisCluster):  # a sharded channel (one slot's node)
+                await self._redis.spublish(CHANNEL, message)
+            else:
+                await self._redis.publish(CHANNEL, message)
+
+
+async def get_within(cache: CacheStore, key: str, ttl_seconds: float) -> CacheEntry | None:
+    """The read path's lookup: through the hot layer when ``cache`` has one."""
+    if isinstance(cache, HotCacheStore):
+        return await cache.get_within(key, ttl_seconds)
+    return await cache.get(key)
+
+
+async def stored_newer(cache: CacheStore, key: str, ttl_seconds: float, than: CacheEntry) -> bool:
+    """Before a stale held entry is revalidated: did another worker store a newer one? Then
+    it is held from now on and no call to Zuora is needed (without a layer: never, the
+    lookup just read Redis)."""
+    if not isinstance(cache, HotCacheStore):
+        return False
+    try:
+        entry = await cache.load(key, ttl_seconds)
+    except StoreUnavailable:
+        return False
+    return entry is not None and not entry.invalidated and entry.stored_at > than.stored_at
 
 
 async def listen(
@@ -151,16 +189,24 @@ async def listen(
     """Apply every ``CHANNEL`` message to ``layer`` until cancelled (run it as a task per
     worker). ``subscribed`` is set each time the subscription is (re)made, after the layer
     was emptied; Redis errors are reported to ``on_error`` and retried."""
+    sharded = isinstance(redis, RedisCluster)
     while True:
-        pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        pubsub: Any = redis.pubsub(ignore_subscribe_messages=True)
         try:
-            await pubsub.subscribe(CHANNEL)
+            if sharded:  # a Cluster: the channel is sharded (SSUBSCRIBE on its slot's node)
+                await cast(RedisCluster, redis).initialize()
+                await pubsub.ssubscribe(CHANNEL)
+            else:
+                await pubsub.subscribe(CHANNEL)
             layer.drop_all()  # whatever was published while we were away is unknown
             if subscribed is not None:
                 subscribed.set()
             while True:
-                message = await pubsub.get_message(timeout=None)
-                if message is not None and message.get("type") == "message":
+                if sharded:
+                    message = await pubsub.get_sharded_message(timeout=_POLL_SECONDS)
+                else:
+                    message = await pubsub.get_message(timeout=None)
+                if message is not None and message.get("type") in ("message", "smessage"):
                     apply(layer, message["data"])
         except (RedisError, OSError):
             if subscribed is not None:
@@ -168,5 +214,6 @@ async def listen(
             if on_error is not None:
                 on_error("hot_listen")
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()
         await sleep(_RETRY_SECONDS)
