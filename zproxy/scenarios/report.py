@@ -54,6 +54,7 @@ def summarize_run(scenario: Scenario, data: RunData) -> dict[str, Any]:
     seconds = max(1, math.ceil(scenario.duration))
     drain = ms.drain_seconds(data.depth, scenario.recovery_at()) if data.through_proxy else None
     timeline = ms.timeline(data.outcomes, slo, seconds)
+    violations = ms.order_violations(data.outcomes, data.ledger)
     return {
         "phases": phases,
         "total": ms.group_stats(data.outcomes, fates, slo, dupes, proxied),
@@ -74,9 +75,31 @@ def summarize_run(scenario: Scenario, data: RunData) -> dict[str, Any]:
             "dead": sorted(m for m, f in fates.items() if f == "dead"),
             "pending": sorted(m for m, f in fates.items() if f == "pending"),
             "duplicates": ms.duplicates(data.ledger),
-            "order_violations": ms.order_violations(data.outcomes, data.ledger),
+            "order_violations": violations,
+            #: What each write named in a violation did: to debug it from report.json.
+            "order_detail": _writes_named(data, violations),
         },
     }
+
+
+def _writes_named(data: RunData, pairs: Sequence[Sequence[str]]) -> list[dict[str, Any]]:
+    named = {m for pair in pairs for m in pair}
+    ledger = {m: pos for pos, m in reversed(list(enumerate(data.ledger)))}
+    return [
+        {
+            "marker": o.marker,
+            "kind": o.kind,
+            "account": o.account,
+            "sent_at": o.sent_at,
+            "acked_at": o.acked_at,
+            "status": o.status,
+            "cache": o.cache_status,
+            "state": data.states.get(o.marker or ""),
+            "ledger_position": ledger.get(o.marker or ""),
+        }
+        for o in data.outcomes
+        if o.marker in named
+    ]
 
 
 def build_report(
