@@ -85,3 +85,11 @@ class KeyReservations:
         with mapped("queue"):
             if text(await self._r.get(reservation.key) or b"") == reservation.value:
                 await self._r.delete(reservation.key)
+
+    async def forget(self, write: QueuedWrite, write_id: str) -> None:
+        """``write_id`` was dropped by an operator: its key may be used again."""
+        key = self._key(write)
+        with mapped("queue"):
+            found = await self._r.get(key)
+            if found is not None and text(found).split(" ")[0] == write_id:
+                await self._r.delete(key)

@@ -189,7 +189,14 @@ class PartitionedWriteQueue:
         return any(await asyncio.gather(*(p.retry(write_id, now) for p in self.parts)))
 
     async def drop(self, write_id: str) -> bool:
-        return any(await asyncio.gather(*(p.drop(write_id) for p in self.parts)))
+        """Drop a waiting or dead write; its idempotency key is free again, here too."""
+        record = await self.get(write_id)
+        if record is None or not await self._of(record.write.order_key).drop(write_id):
+            return False
+        write = record.write
+        home = partition_of(sha_hex(write.identity, write.idempotency_key), len(self.parts))
+        await self._keys[home].forget(write, write_id)
+        return True
 
     # ---- gauges --------------------------------------------------------------------------
 

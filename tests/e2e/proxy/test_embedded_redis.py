@@ -27,7 +27,7 @@ def test_a_copy_of_the_packaged_binary_on_path_does_not_win(tmp_path: Path) -> N
     system = tmp_path / "system-bin"
     system.mkdir()
     other = system / "redis-server"
-    other.write_text("#!/bin/sh\necho other\n")
+    other.write_text("#!/bin/sh\necho 'Redis server v=7.4.0 sha=00000000:0'\n")  # new enough
     other.chmod(0o755)
     assert find_redis_server(f"{copy_dir}{os.pathsep}{system}") == str(other)
     assert find_redis_server(str(copy_dir)) == str(packaged)

@@ -114,10 +114,11 @@ async def test_redis_without_aof_refuses_to_queue(tmp_path: Path) -> None:
 
 
 async def test_appendfsync_everysec_refuses_at_once_and_recovers_after_a_recheck(
-    own_redis: RedisServer,
+    own_system_redis: RedisServer,
 ) -> None:
+    """A server without WAITAOF (Debian's 7.0) is trusted only under appendfsync always."""
     clock = FakeClock(T0)
-    client, queue = _queue(own_redis.url, clock)
+    client, queue = _queue(own_system_redis.url, clock)
     assert (await queue.init()).mode == "appendfsync_always"
     await client.config_set("appendfsync", "everysec")
     refused = make_write(1)
@@ -196,8 +197,10 @@ def test_durability_decision_table() -> None:
     assert not evaluate(facts(maxmemory_policy="volatile-lru", has_waitaof=True)).ok
 
 
-async def test_unconfirmed_waitaof_refuses_and_rolls_back(rq: RedisWriteQueue) -> None:
+async def test_unconfirmed_waitaof_refuses_and_rolls_back(system_redis_url: str) -> None:
     # Redis 7.0 has no WAITAOF: pretend the check chose it, so the per-write confirmation fails.
+    client, rq = _queue(system_redis_url)
+    await rq.init()
     rq._status = DurabilityStatus(True, "pretend", "waitaof")
     rq._checked_at = rq._clock.monotonic()
     write = make_write(1)
@@ -208,3 +211,4 @@ async def test_unconfirmed_waitaof_refuses_and_rolls_back(rq: RedisWriteQueue) -
     # Nothing half-queued: the same key is free for the client's retry.
     await rq.check_durability()
     assert (await rq.enqueue(make_write(1))).created
+    await client.aclose()
