@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from zproxy.scenarios.measure import BUDGET_MINUTES, Outcome, error_budget, group_stats
+from zproxy.scenarios.measure import (
+    BUDGET_MINUTES,
+    Outcome,
+    error_budget,
+    group_stats,
+    order_violations,
+)
 from zproxy.scenarios.model import Invariant, PhaseSpec, Scenario, Traffic
 from zproxy.scenarios.report import RunData, build_report
 from zproxy.scenarios.report_text import RED, render_text
@@ -116,3 +122,16 @@ def test_no_failure_through_zproxy_prints_n_a_not_infinity() -> None:
     assert "failures avoided: n/a" in text
     assert "inf" not in text
     assert report["ok"] is True
+
+
+def test_a_payment_overtaking_a_queued_update_is_shown_not_counted_as_a_violation() -> None:
+    update = Outcome(1, 1.0, "update_account", "PUT", 202, 3, account="A", marker="w1",
+                     sent_at=1.0, acked_at=1.01)  # fmt: skip
+    payment = Outcome(2, 2.0, "payment", "POST", 200, 3, account="A", marker="w2",
+                      sent_at=2.0, acked_at=2.1)  # fmt: skip
+    later = Outcome(3, 3.0, "create_order", "POST", 200, 3, account="A", marker="w3",
+                    sent_at=3.0, acked_at=3.1)  # fmt: skip
+    ledger = ["w2", "w3", "w1"]
+    outcomes = [update, payment, later]
+    assert order_violations(outcomes, ledger) == [["w1", "w3"]]
+    assert order_violations(outcomes, ledger, unordered=True) == [["w1", "w2"]]

@@ -158,7 +158,8 @@ def render_text(report: Mapping[str, Any], color: bool = False) -> str:
         *failure_lines(base, "straight to Zuora"),
         f"write audit (zproxy): lost {len(audit['lost'])}, dead {len(audit['dead'])}, "
         f"pending {len(audit['pending'])}, duplicates {len(audit['duplicates'])}, "
-        f"order violations {len(audit['order_violations'])}; "
+        f"order violations {len(audit['order_violations'])}, "
+        f"payments applied before a queued write {len(audit.get('overtaking', []))}; "
         f"baseline duplicates {len(base['audit']['duplicates'])}",
         "",
     ]
