@@ -42,7 +42,7 @@ from zproxy.queue.partitioned import PartitionedWriteQueue
 from zproxy.queue.redis_queue import queue_redis_client
 from zproxy.queue.service import WriteService, load_cipher
 from zproxy.store.coalesce import Coalescer, RedisLock
-from zproxy.store.connect import redis_client
+from zproxy.store.connect import redis_client, warm
 from zproxy.store.embedded import RedisServer
 from zproxy.store.hot import HotLayer
 from zproxy.store.hot_sync import HotCacheStore
@@ -93,6 +93,7 @@ async def redis_connection(settings: Settings) -> AsyncIterator[tuple[Redis, str
         max_connections=256,
         pool_wait=timeout,
     )
+    await warm(client)
     watcher = asyncio.create_task(_keep_running(embedded)) if embedded is not None else None
     try:
         yield client, url
@@ -265,6 +266,7 @@ async def start(
     services.stoppers.append(sync.stop)
     services.stoppers.append(services.gateway.limiter.close)
     queue_client = queue_redis_client(redis_url, socket_timeout=settings.redis.socket_timeout)
+    await warm(queue_client)
     cipher = load_cipher(settings)
     queue = PartitionedWriteQueue(
         queue_client,

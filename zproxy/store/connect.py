@@ -21,6 +21,7 @@ few places that differ (pipelines with ``target_nodes``, per-primary scans) ask 
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Final, cast
 
 import redis.asyncio as aioredis
@@ -29,6 +30,7 @@ from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from zproxy.config.redis_url import RedisTarget, parse_redis_url
@@ -46,6 +48,16 @@ def retry_policy() -> Retry:
 
 def is_cluster(client: object) -> bool:
     return isinstance(client, RedisCluster)
+
+
+async def warm(client: aioredis.Redis) -> None:
+    """On a Cluster, read the slot map once, before the first concurrent commands: redis-py's
+    lazy first initialisation, raced by several commands at once (under uvloop), failed some
+    of them with ``ConnectionError``. A Cluster not reachable yet is left to initialise on its
+    first command (zproxy starts unready); other clients need nothing."""
+    if isinstance(client, RedisCluster):
+        with contextlib.suppress(RedisError, OSError):
+            await client.initialize()
 
 
 def redis_client(

@@ -14,7 +14,8 @@ outage, adopts an open breaker or a forced mode it missed.
 Redis is optional: while it is unreachable each process keeps its own breaker state. After a
 failover (a Sentinel promotion, a Cluster slot moving) the subscription fails and is made again
 on the new primary (a Sentinel client asks the sentinels on every new connection; on a Cluster
-the slot map is re-read first), and the stored hashes are read again. Errors
+the stored hashes are read first, so redis-py re-reads a stale slot map before SSUBSCRIBE), and
+the stored hashes are read again. Errors
 are logged and retried with exponential backoff in the background; nothing is raised into
 requests. Local changes made meanwhile are kept (latest per group) and published once Redis
 answers again.
@@ -180,21 +181,14 @@ class BreakerSync:
                 )
                 await self._sleep(self._backoff)
                 self._backoff = min(self._backoff * 2, self._max_backoff)
-                await self._refresh_slots()
-
-    async def _refresh_slots(self) -> None:
-        """On a Cluster, re-read the slot map: the channel's slot may have a new owner."""
-        cluster = self._cluster
-        if cluster is not None:
-            try:
-                await cluster.nodes_manager.initialize()
-            except Exception as exc:
-                log.warning("breaker_sync_slots_refresh_failed", error=repr(exc))
 
     async def _listen(self) -> None:
         cluster = self._cluster
         if cluster is not None:
+            # Keyed reads first: where the slot's owner has changed they fail or are redirected,
+            # and redis-py re-reads the slot map, which SSUBSCRIBE then goes by.
             await cluster.initialize()
+            await self._load_stored()
             await self._listen_sharded(cluster)
             return
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from zproxy.testing.redis_sets import SentinelSet
+from zproxy.testing.redis_sets import ClusterSet, SentinelSet
 
 
 @pytest.fixture
@@ -31,3 +31,14 @@ async def one_replica_set(tmp_path: Path) -> AsyncIterator[SentinelSet]:
         yield sentinels
     finally:
         await asyncio.to_thread(sentinels.stop)
+
+
+@pytest.fixture
+async def cluster_set(tmp_path: Path) -> AsyncIterator[ClusterSet]:
+    """Three primaries, no replicas (``.url`` is ``redis+cluster://...``)."""
+    cluster = ClusterSet(tmp_path / "cluster")
+    try:
+        await asyncio.to_thread(cluster.start)
+        yield cluster
+    finally:
+        await asyncio.to_thread(cluster.stop)
