@@ -1,4 +1,4 @@
-"""Outage scenario replay: ``zproxy scenario run FILE [--report DIR]`` and ``scenario list``.
+"""Outage scenario replay: ``zproxy scenario run FILE [--report DIR] [--traffic FILE]``, ``list``.
 
 Where it sits in the request flow: *outside* it, as the client. A scenario drives synthetic
 CustomersDot traffic -> zproxy (a real ``zproxy serve`` subprocess on a real Redis) -> the fake
@@ -13,6 +13,7 @@ Modules, pure first:
   ``invariants`` checks the numbers against the scenario's invariants.
   ``driver``     sends a plan at its rate with aiohttp (I/O).
   ``runner``     starts Redis, the fake, zproxy; applies phases; drains; audits (I/O).
-  ``report_text`` / ``report_html``  the terminal table and the self-contained HTML page.
+  ``recording``  a ``serve --record`` file -> the plan, pseudonyms mapped onto the fake's data.
+  ``report_text`` / ``report_html`` (+ ``report_charts``)  the terminal table and the page.
   ``cli``        ``run_scenario_command``.
 """
