@@ -9,6 +9,13 @@ zproxy and Redis (all nodes) spent per request; asserts only that every answer w
 Bounded: the request count, not a duration.
 
     .venv/bin/python -m benchmarks.bench_cluster_hits [--requests N] [--concurrency C]
+
+Measured (2 shared cores, 4000 hits, 32 clients), req/s and zproxy CPU per hit:
+
+    hits answered by Redis (before the hot layer): single 2390-2850, 320-350 us;
+                                                   Cluster 1150-1480, 420-475 us
+    hits answered by the worker's hot layer:       single 4790-5180, 117-125 us;
+                                                   Cluster 2720-8190, 105-148 us
 """
 
 from __future__ import annotations
