@@ -22,6 +22,9 @@ from zproxy.testing.proxy_process import ZproxyProcess
 _ID = re.compile(rb'"([0-9a-f]{32})"')
 _CODE = re.compile(rb'"code"\s*:\s*"?([A-Za-z0-9_]+)')
 _WRITE_ID = re.compile(rb'"writeId"\s*:\s*"([^"]+)"')
+_WHY = re.compile(
+    rb'"message"\s*:\s*"Zuora is unavailable and (?:the|this) write[^(:]*[(:] ?([^")]*)'
+)
 _TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 
@@ -60,8 +63,10 @@ class Tenant:
 
 
 def _code(body: bytes) -> str:
-    found = _CODE.search(body)
-    return found.group(1).decode() if found else "?"
+    """The first reason code, and the part of its message zproxy words differently by cause."""
+    found, why = _CODE.search(body), _WHY.search(body)
+    code = found.group(1).decode() if found else "?"
+    return f"{code} ({why.group(1).decode(errors='replace')[:40]})" if why else code
 
 
 def _ids(value: Any, out: set[bytes]) -> None:

@@ -87,7 +87,7 @@ def figures(samples: Sequence[Sample], ledger_tags: Sequence[str], verdict: Verd
         f"duplicates {sum(n - 1 for n in times.values() if n > 1)}  "
         f"500s {len(verdict.errors_500)}  no-answer {sum(1 for s in samples if s.status == 0)}",
         f"{'phase':<14}{'reqs':>6}{'202':>6}{'503':>6}{'none':>6}{'p99 all':>9}{'p99 read':>10}"
-        "  statuses",
+        f"{'p99 read 200':>14}  statuses",
     ]
     phases: dict[str, list[Sample]] = defaultdict(list)
     for s in samples:
@@ -95,9 +95,10 @@ def figures(samples: Sequence[Sample], ledger_tags: Sequence[str], verdict: Verd
     for phase, group in phases.items():
         statuses = Counter(s.status for s in group)
         reads = [s.latency for s in group if s.kind == "read"]
+        served = [s.latency for s in group if s.kind == "read" and s.status == 200]
         lines.append(
             f"{phase:<14}{len(group):>6}{statuses[202]:>6}{statuses[503]:>6}{statuses[0]:>6}"
-            f"{p99([s.latency for s in group]):>8.2f}s{p99(reads):>9.2f}s  "
+            f"{p99([s.latency for s in group]):>8.2f}s{p99(reads):>9.2f}s{p99(served):>13.2f}s  "
             + " ".join(f"{k}:{v}" for k, v in sorted(statuses.items()))
         )
     errors = Counter(f"{s.phase}/{s.kind}/{s.status}/{s.code}" for s in samples if s.status >= 400)
