@@ -26,7 +26,7 @@ from zproxy.edge.responses import error_response
 from zproxy.edge.services import Services
 from zproxy.errors import StoreUnavailable, UpstreamBodyTooLarge, UpstreamError
 from zproxy.policy import reads as rp
-from zproxy.policy.keys import cache_key, request_body_digest
+from zproxy.policy.keys import Identity, cache_key, request_body_digest
 from zproxy.policy.retry_after import render_retry_after
 from zproxy.store.cache import CacheEntry
 from zproxy.store.hot_sync import get_within
@@ -54,7 +54,7 @@ async def handle_read(s: Services, ex: Exchange) -> web.StreamResponse:
     if caller is not None:
         ex.identity = caller.identity.principal  # for the request log: no second hash
         digest = _body_digest(body) if body is not None else None
-        key = cache_key(s.hasher, caller.identity, request.method, ex.path, ex.query, digest)
+        key = _cache_key(s, caller.identity, request.method, ex.path, ex.query, digest)
     entry, cache_ok = await _lookup(s, key, policy.ttl)
     group = route.breaker_group(request.method)
     ctx = ReadContext(s, ex, policy, group, body, caller, key, entry, cache_ok)
@@ -106,6 +106,23 @@ async def _lookup(
     except StoreUnavailable:
         s.metrics.on_redis_error("cache_get")
         return None, False
+
+
+def _cache_key(
+    s: Services, identity: Identity, method: str, path: str, query: str, digest: str | None
+) -> str:
+    """``cache_key``, memoized: a hit repeats the same identity and request (an HMAC saved)."""
+    memo_key = (s.hasher, identity, method, path, query, digest)
+    key = _KEYS.get(memo_key)
+    if key is None:
+        if len(_KEYS) >= _KEYS_SIZE:
+            _KEYS.clear()
+        key = _KEYS[memo_key] = cache_key(s.hasher, identity, method, path, query, digest)
+    return key
+
+
+_KEYS: dict[tuple[object, ...], str] = {}
+_KEYS_SIZE = 16_384
 
 
 def _body_digest(body: bytes) -> str:

@@ -7,6 +7,7 @@ the raw request, which can be an ``Authorization`` or ``Cookie`` line."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import time
@@ -102,9 +103,10 @@ class HotLines:
     """The per-request line without structlog's processor chain: the same fields, the same
     redaction (``Redact``'s rules: every value outside ``_TRUSTED_KEYS`` through
     ``redact_value`` and CR/LF escaped), the same ``level``/``timestamp``, rendered by one
-    ``orjson.dumps`` and written (and flushed) in one call, as ``BytesLogger`` does."""
+    ``orjson.dumps`` into the stream's buffer; the buffer is flushed once per event-loop pass
+    (the lines of every request answered in that pass leave in one write)."""
 
-    __slots__ = ("_memo", "_redact", "_stamp", "_stream")
+    __slots__ = ("_flushing", "_memo", "_redact", "_stamp", "_stream")
 
     def __init__(self, redact: RedactValue, stream: BinaryIO) -> None:
         self._redact = redact
@@ -113,13 +115,14 @@ class HotLines:
         #: (field, value) -> its redacted form: a hit repeats the same path, identity and
         #: sizes; redaction is a pure function of both (the card scan is ~10 us a path).
         self._memo: dict[tuple[str, object], Any] = {}
+        self._flushing = False
 
     def info(self, event: str, fields: dict[str, Any]) -> None:
         memo = self._memo
         for key, value in fields.items():
             if value is None or key in _TRUSTED_KEYS:
                 continue
-            if type(value) in _SCALARS:
+            if type(value) in _SCALARS and key not in _UNIQUE_KEYS:
                 done = memo.get((key, value), _MISSING)
                 if done is _MISSING:
                     if len(memo) >= _MEMO_SIZE:
@@ -132,10 +135,21 @@ class HotLines:
         fields["level"] = "info"
         self._stamp(None, "", fields)
         self._stream.write(orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE))
+        if not self._flushing:  # one flush (one write syscall) per event-loop pass
+            try:
+                asyncio.get_running_loop().call_soon(self._flush)
+                self._flushing = True
+            except RuntimeError:  # no loop running: now
+                self._stream.flush()
+
+    def _flush(self) -> None:
+        self._flushing = False
         self._stream.flush()
 
 
 _SCALARS: Final = frozenset({str, int, float})
+#: New with every request: redacted, never memoized.
+_UNIQUE_KEYS: Final = frozenset({"request_id", "track_id", "duration_ms"})
 _MISSING: Final = object()
 _MEMO_SIZE: Final = 16_384
 
