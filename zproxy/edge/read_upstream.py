@@ -111,15 +111,18 @@ def revalidate_in_background(ctx: ReadContext) -> None:
     s = ctx.s
     assert ctx.key is not None
     key = ctx.key
+    if key in _REVALIDATING:
+        return  # this worker is at it already (no task per stale hit while Zuora is slow)
     ctx.upstream_call()  # built now, while the client's connection is still there
+
+    async def refresh() -> Fetched | None:
+        if ctx.entry is not None and await stored_newer(s.cache, key, ctx.policy.ttl, ctx.entry):
+            return None  # another worker stored a newer answer: now held here, no call needed
+        return await fetch_and_store(ctx, True)
 
     async def revalidate() -> None:
         try:
-            if ctx.entry is not None and await stored_newer(
-                s.cache, key, ctx.policy.ttl, ctx.entry
-            ):
-                return  # another worker stored a newer answer: now held here, no call needed
-            result = await s.coalescer.revalidate_once(key, lambda: fetch_and_store(ctx, True))
+            result = await s.coalescer.revalidate_once(key, refresh)
             if result is not None and result.stored:
                 s.metrics.on_cache(ctx.ex.route_name, "revalidated")
         except UpstreamError as exc:
@@ -127,9 +130,15 @@ def revalidate_in_background(ctx: ReadContext) -> None:
         except Exception:
             log.exception("revalidation_crashed", route=ctx.ex.route_name)
 
+    _REVALIDATING.add(key)
     task = asyncio.create_task(revalidate())
     s.background.add(task)
     task.add_done_callback(s.background.discard)
+    task.add_done_callback(lambda _task: _REVALIDATING.discard(key))
+
+
+#: Keys this worker is revalidating in the background right now.
+_REVALIDATING: set[str] = set()
 
 
 async def fetch_unless_slow(
