@@ -33,12 +33,18 @@ def test_every_fault_is_named() -> None:
         _write("t2.A1.1", 200),  # applied before t2.A1.0
         _write("pay.0", 202, "payment"),
         Sample("read", "hang", 500, 0.01),
+        Sample("put", "redis-down", 503, 0.01, "t3.A1.0", code="ZPROXY_UPSTREAM_UNAVAILABLE"),
+        Sample("put", "503", 503, 0.01, "t3.A1.1", code="50000060"),  # Zuora's own 503
     ]
-    faults = judge(samples, ["t1.A1.0", "t1.A1.0", "t2.A1.1", "t2.A1.0", "pay.0"]).faults
+    ledger = ["t1.A1.0", "t1.A1.0", "t2.A1.1", "t2.A1.0", "pay.0", "t3.A1.0", "t3.A1.1"]
+    faults = judge(samples, ledger).faults
     assert faults == {
         "202 not applied exactly once": {"t1.A1.0": 2, "t1.A1.1": 0},
         "applied more than once": {"t1.A1.0": 2},
         "out of per-account order": {"t1.A1": [0, 0], "t2.A1": [1, 0]},
+        "answered 503 not queued, yet applied": [
+            "t3.A1.0 in redis-down: ZPROXY_UPSTREAM_UNAVAILABLE"
+        ],
         "payments answered 202": ["pay.0"],
         "answered 500": ["read  in hang"],
     }

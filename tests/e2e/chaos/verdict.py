@@ -32,6 +32,7 @@ class Verdict:
     not_once: dict[str, int] = field(default_factory=dict)  # 202'd tag -> times applied (!= 1)
     duplicates: dict[str, int] = field(default_factory=dict)  # any tag applied more than once
     out_of_order: dict[str, list[int]] = field(default_factory=dict)  # writer -> applied n's
+    refused_applied: list[str] = field(default_factory=list)  # "not queued" 503s applied
     queued_payments: list[str] = field(default_factory=list)
     errors_500: list[str] = field(default_factory=list)
 
@@ -42,6 +43,7 @@ class Verdict:
             "202 not applied exactly once": self.not_once,
             "applied more than once": self.duplicates,
             "out of per-account order": self.out_of_order,
+            "answered 503 not queued, yet applied": self.refused_applied,
             "payments answered 202": self.queued_payments,
             "answered 500": self.errors_500,
         }
@@ -54,6 +56,11 @@ def judge(samples: Sequence[Sample], ledger_tags: Sequence[str]) -> Verdict:
     verdict.accepted = [s.tag for s in samples if s.status == 202 and s.tag]
     verdict.not_once = {t: times[t] for t in verdict.accepted if times[t] != 1}
     verdict.duplicates = {t: n for t, n in times.items() if n > 1}
+    verdict.refused_applied = [
+        f"{s.tag} in {s.phase}: {s.code}"
+        for s in samples
+        if s.status == 503 and s.code.startswith("ZPROXY_") and s.tag and times[s.tag]
+    ]
     verdict.queued_payments = [
         s.tag or "" for s in samples if s.kind == "payment" and s.status == 202
     ]
