@@ -36,8 +36,7 @@ def exchange(method: str, target: str, body: bytes | None = None) -> Exchange:
     request = make_mocked_request(method, target, headers=headers)
     path, _, query = target.partition("?")
     ex = Exchange(request, "rid", None, path, query, ROUTES.match(method, path), 0.0)
-    if body is not None and hasattr(ex, "body"):
-        ex.body = body
+    ex.body = body
     return ex
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 import secrets
 import signal
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import structlog
 from aiohttp import web
@@ -31,6 +33,7 @@ from zproxy.edge.generation import next_generation
 from zproxy.edge.handler import ProxyHandler
 from zproxy.edge.identity import Identities
 from zproxy.edge.live import LiveConfig, Load
+from zproxy.edge.recorder import Recorder
 from zproxy.edge.server import ProxyServer
 from zproxy.edge.services import Services
 from zproxy.errors import ConfigError
@@ -206,6 +209,19 @@ def _poll_breakers(breakers: BreakerSet) -> Callable[[], Awaitable[None]]:
     return poll
 
 
+def _recorder(settings: Settings, services: Services) -> Recorder | None:
+    """``--record FILE``: started here, flushed by the stoppers; one file per worker."""
+    if not settings.server.record:
+        return None
+    path = Path(settings.server.record)
+    if is_worker():
+        path = path.with_name(f"{path.name}.{os.getpid()}")
+    recorder = Recorder(path)
+    recorder.start()
+    services.stoppers.append(recorder.stop)
+    return recorder
+
+
 def _ready_details(topology: TopologyWatch, live: LiveConfig) -> ReadyDetails:
     """``/readyz`` names the Redis topology seen and the config in force."""
 
@@ -295,7 +311,7 @@ async def start(
     services.readiness_checks.append(writes.ready)
     services.metrics_refreshers.append(writes.refresh_metrics)
     services.metrics_refreshers.append(_poll_breakers(breakers))
-    handler = ProxyHandler(services)
+    handler = ProxyHandler(services, _recorder(settings, services))
     live = LiveConfig(
         handler,
         services,

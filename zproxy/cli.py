@@ -49,6 +49,7 @@ _SERVE_FLAGS = (
     ("--redis", "URL|embedded", "a redis:// or rediss:// URL, or embedded: a private server"),
     ("--data-dir", "DIR", "embedded Redis data, generated queue key"),
     ("--workers", "N", "processes sharing the listen port"),
+    ("--record", "FILE", "write a sanitized traffic recording"),
     ("--tls-cert", "FILE", "serve HTTPS with this certificate chain"),
     ("--tls-key", "FILE", "the private key of --tls-cert"),
 )
@@ -114,6 +115,12 @@ def _parser() -> argparse.ArgumentParser:
     scenario.add_argument("action", choices=["run", "list"])
     scenario.add_argument("file", nargs="?", type=Path)
     scenario.add_argument("--report", type=Path, metavar="DIR", help="default ./var/scenarios/NAME")
+    scenario.add_argument(
+        "--traffic",
+        type=Path,
+        metavar="RECORDING",
+        help="replay a `serve --record` file instead of the scenario's traffic (default: none)",
+    )
     return parser
 
 
@@ -140,6 +147,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
             "redis.url": args.redis,
             "data_dir": args.data_dir,
             "server.workers": args.workers,
+            "server.record": args.record,
             "server.tls_cert": args.tls_cert,
             "server.tls_key": args.tls_key,
         }
@@ -169,7 +177,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         return run_queue_command(args.action, args.id, args.state, args.admin_url)
     from zproxy.scenarios.cli import run_scenario_command
 
-    return run_scenario_command(args.action, args.file, args.report)
+    return run_scenario_command(args.action, args.file, args.report, args.traffic)
 
 
 def _pass_through_only(args: argparse.Namespace) -> bool:

@@ -43,8 +43,7 @@ def exchange(
     request = make_mocked_request(method, target, headers=hdrs)
     path, _, query = target.partition("?")
     ex = Exchange(request, "rid", None, path, query, ROUTES.match(method, path), 0.0)
-    if body is not None:
-        object.__setattr__(ex, "body", body) if hasattr(ex, "body") else None
+    ex.body = body
     return ex
 
 
@@ -91,6 +90,7 @@ def test_lines_hold_no_secret_and_no_raw_identifier(tmp_path: Path) -> None:
     assert first["cred"] == "token"
     assert (third["status"], third["ms"]) == (503, 3000.0)
     assert fourth["req_bytes"] == len(b'{"notes":"x"}')
+    assert fourth["shape"] == {"notes": "str"}
 
 
 def test_a_new_recording_uses_new_pseudonyms(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ ENV_VARS: Mapping[str, str] = {
     "ZPROXY_TLS_CERT": "server.tls_cert",
     "ZPROXY_TLS_KEY": "server.tls_key",
     "ZPROXY_WORKERS": "server.workers",
+    "ZPROXY_RECORD": "server.record",
     "ZPROXY_ROLLBACK_WINDOW": "rollback.window",
     "ZPROXY_ROLLBACK_ERROR_RATE": "rollback.error_rate",
 }
@@ -48,6 +49,7 @@ FLAGS: Mapping[str, str] = {
     "--redis": "redis.url",
     "--data-dir": "data_dir",
     "--workers": "server.workers",
+    "--record": "server.record",
     "--tls-cert": "server.tls_cert",
     "--tls-key": "server.tls_key",
 }

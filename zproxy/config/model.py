@@ -50,6 +50,8 @@ class ServerSettings:
     tls_cert: str | None = None
     tls_key: str | None = None
     workers: int = 1
+    #: ``--record FILE``: a sanitized traffic recording (``edge.recorder``); None: off.
+    record: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,6 +145,7 @@ def _server(r: Reader, raw: Mapping[str, Any]) -> ServerSettings:
         tls_cert=r.string(raw, "server", "tls_cert", None),
         tls_key=r.string(raw, "server", "tls_key", None),
         workers=r.number(raw, "server", "workers", 1, minimum=1, integer=True),
+        record=r.string(raw, "server", "record", None),
     )
     if bool(s.tls_cert) != bool(s.tls_key):
         r.fail("server.tls_cert", "tls_cert and tls_key go together")

@@ -48,6 +48,8 @@ class Exchange:
     cache: str | None = None
     #: The caller's principal (a keyed hash) when the read or write path already computed it.
     identity: str | None = None
+    #: The request body when the write path read it whole (the recorder keeps its shape).
+    body: bytes | None = None
     extra_headers: dict[str, str] = field(default_factory=dict)
 
     @property

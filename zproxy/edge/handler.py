@@ -26,6 +26,7 @@ from zproxy.edge.exchange import (
 from zproxy.edge.internal import handle_internal
 from zproxy.edge.journey import report_journey
 from zproxy.edge.reads import handle_read
+from zproxy.edge.recorder import Recorder
 from zproxy.edge.request_log import log_request
 from zproxy.edge.responses import error_response, request_id_of, track_id_of
 from zproxy.edge.services import Services
@@ -50,8 +51,9 @@ _CLOSING = frozenset({_BAD_FRAMING, _UNSUPPORTED_CODING})
 class ProxyHandler:
     """The catch-all handler of the proxy port. ``services`` is wired by ``zproxy.app``."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, recorder: Recorder | None = None) -> None:
         self.s = services
+        self.recorder = recorder
         self.routes = services.settings.routes
 
     async def dispatch(self, ex: Exchange) -> web.StreamResponse:
@@ -150,6 +152,8 @@ class ProxyHandler:
 
     def finish(self, ex: Exchange, status: int, response: web.StreamResponse | None = None) -> None:
         log_request(self.s, ex, status, response)
+        if self.recorder is not None:
+            self.recorder.record(ex, status, time.perf_counter() - ex.started)
         report_journey(self.s, ex, status, response)
 
     def report_error(self, request: web.BaseRequest, request_id: str, status: int) -> None:

@@ -110,6 +110,7 @@ async def _context(s: Services, ex: Exchange) -> WriteContext:
     body = await read_body(
         request, s.settings.server.max_request_body, s.settings.server.body_read_timeout
     )
+    ex.body = body
     key = request.headers.get("Idempotency-Key")
     if key is not None and not _KEY_OK.match(key):
         raise ClientError(

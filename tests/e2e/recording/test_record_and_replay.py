@@ -1,32 +1,22 @@
 """Record real traffic through zproxy, prove the recording holds none of what was sent that is
 secret or identifying, then replay it through an outage scenario and count the same requests.
 
-zproxy runs in this process (``zproxy.app.start``: real HTTP, real Redis, the fake Zuora) and
-its handler's ``finish`` feeds a ``Recorder``: exactly the per-request hook ``zproxy serve
---record FILE`` wires (see ``zproxy.edge.recorder``). Once the flag is wired this test can run
-``ZproxyProcess(args=("--record", str(path)))`` instead.
+A real ``zproxy serve --record FILE`` process on a real Redis in front of the fake Zuora.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 import pytest
-from aiohttp import web
 
-from tests.support.stack import CACHE_SECRET, QUEUE_KEY, write_config
-from zproxy.app import redis_connection, start, stop
-from zproxy.config.load import load_settings
-from zproxy.edge.exchange import Exchange
-from zproxy.edge.recorder import recording
+from tests.support.stack import launch
 from zproxy.scenarios.cli import run_scenario_command
-from zproxy.store.embedded import free_port
 from zproxy.testing.fake_zuora import running_fake_zuora
 
 pytestmark = pytest.mark.slow
@@ -133,38 +123,17 @@ async def _traffic(base: str, accounts: list[str]) -> tuple[list[str], set[str]]
 
 
 async def _record(tmp_path: Path, redis_url: str, path: Path) -> tuple[list[str], set[str]]:
-    config = write_config(tmp_path / "zproxy.yaml")
+    """``zproxy serve --record FILE`` in front of the fake; SIGTERM flushes the recording."""
     async with running_fake_zuora(seed=9) as fz:
         accounts = [str(a) for a in fz.fake.seed_info(1)["accounts"]][:4]
-        settings = load_settings(
-            config,
-            env={"ZPROXY_QUEUE_KEY": QUEUE_KEY, "ZPROXY_CACHE_SECRET": CACHE_SECRET},
-            overrides={
-                "upstream.url": fz.url,
-                "server.listen": f"127.0.0.1:{free_port()}",
-                "server.admin_listen": f"127.0.0.1:{free_port()}",
-                "redis.url": redis_url,
-                "data_dir": str(tmp_path / "data"),
-            },
-        )
-        async with redis_connection(settings) as (redis, url), recording(path) as recorder:
-            assert recorder is not None
-            running = await start(settings, redis, url)
-            try:
-                server = running.proxy_runner.server
-                assert isinstance(server, web.Server)
-                handler = server.request_handler
-                logged = handler.finish  # type: ignore[attr-defined]
-
-                def finish(ex: Exchange, status: int, response: Any = None) -> None:
-                    logged(ex, status, response)
-                    recorder.record(ex, status, time.perf_counter() - ex.started)
-
-                handler.finish = finish  # type: ignore[attr-defined]
-                listen = settings.server.listen
-                sent, secrets = await _traffic(f"http://{listen.host}:{listen.port}", accounts)
-            finally:
-                await stop(running)
+        proc = launch(tmp_path, fz.url, redis_url)
+        proc.args = ("--record", str(path))
+        await proc.astart()
+        try:
+            sent, secrets = await _traffic(proc.url, accounts)
+            assert await proc.aterminate() == 0
+        finally:
+            proc.kill()
     return sent, secrets
 
 
@@ -189,6 +158,7 @@ async def test_recorded_traffic_holds_no_secret_and_replays_the_same_requests(
     assert all(d["t"] < 4.5 for d in lines)
     writes = [d for d in lines if d["method"] == "PUT"]
     assert len(writes) == 4
+    assert all(d["shape"] == {"notes": "str"} for d in writes)  # keys, not values
 
     scenario = tmp_path / "replay.yaml"
     scenario.write_text(SCENARIO)
