@@ -111,8 +111,10 @@ def revalidate_in_background(ctx: ReadContext) -> None:
     s = ctx.s
     assert ctx.key is not None
     key = ctx.key
-    if key in _REVALIDATING:
-        return  # this worker is at it already (no task per stale hit while Zuora is slow)
+    if key in _REVALIDATING or len(_REVALIDATING) >= MAX_REVALIDATIONS:
+        # at it already, or at the cap: a slow Zuora is not sent a storm of revalidations
+        # (each waiting on the concurrency cap); the entry is served stale, a later hit retries
+        return
     ctx.upstream_call()  # built now, while the client's connection is still there
 
     async def refresh() -> Fetched | None:
@@ -137,8 +139,9 @@ def revalidate_in_background(ctx: ReadContext) -> None:
     task.add_done_callback(lambda _task: _REVALIDATING.discard(key))
 
 
-#: Keys this worker is revalidating in the background right now.
+#: Keys this worker is revalidating in the background right now, at most MAX_REVALIDATIONS.
 _REVALIDATING: set[str] = set()
+MAX_REVALIDATIONS = 32
 
 
 async def fetch_unless_slow(
