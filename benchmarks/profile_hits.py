@@ -26,7 +26,7 @@ CATEGORIES = {
     "socket write (aiohttp send)": ("StreamWriter._writelines", "StreamWriter.writelines"),
     "Redis GET (redis-py pool, pack, parse)": ("Redis.execute_command", "mget"),
     "codec decode (orjson meta, zstd)": ("Codec.decode",),
-    "request log (structlog)": ("log_request",),
+    "request log (line + its metrics)": ("log_request",),
     "metrics (prometheus)": ("prometheus_client", "on_cache", "on_request"),
     "identity (token hash, principal)": ("Identities.caller",),
     "cache key (HMAC)": ("cache_key",),
@@ -50,6 +50,7 @@ def shares(raw: Path) -> tuple[int, Counter[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--stale", action="store_true", help="stale entries, Zuora 5 s")
     parser.add_argument("--out", type=Path, default=Path("hit-profile.raw"))
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -65,6 +66,14 @@ def main() -> None:
         assert zp.proc is not None
         keys = peers_setup.make_keys(fake, zp.url)
         peers_setup.warm(zp.url, keys.pairs, "hit")
+        if args.stale:  # the outage figure: entries stale (fresh 1 s), Zuora 5 s an answer
+            peers_setup.zproxy_config(tmp, "short.yaml", fresh=1)
+            time.sleep(1.5)
+            set_fault(fake, {"mode": "slow", "latency_ms": 5000})
+            zp = peers_setup.zproxy(tmp, fake, redis.url, tmp / "short.yaml", "zp-stale")
+            stack.callback(zp.terminate)
+            assert zp.proc is not None
+            peers_setup.warm(zp.url, keys.pairs, "hit")
         script = wrk.cycle_script(keys.pairs, tmp / "cycle.lua")
         wrk.run(zp.url, script, seconds=2)  # unmeasured warm-up
         pid, duration = str(zp.proc.pid), str(round(args.seconds))
