@@ -15,7 +15,14 @@ from zproxy.errors import StoreUnavailable
 from zproxy.policy.keys import Hasher, Identity, cache_key
 from zproxy.store.cache import CacheEntry
 from zproxy.store.hot import HotLayer
-from zproxy.store.hot_sync import CHANNEL, HotCacheStore, apply, listen, tags_message
+from zproxy.store.hot_sync import (
+    CHANNEL,
+    HotCacheStore,
+    apply,
+    listen,
+    stored_newer,
+    tags_message,
+)
 from zproxy.store.memory import MemoryCacheStore
 
 H = Hasher(b"hot-sync-test-secret-01234")
@@ -155,3 +162,21 @@ async def test_a_message_published_by_anyone_is_applied() -> None:
         await task
     await client.aclose()
     await other.aclose()
+
+
+async def test_get_reads_what_another_worker_stored_not_the_held_copy(fleet) -> None:  # type: ignore[no-untyped-def]
+    """A coalescing waiter polls ``get`` for the answer another worker is storing: the copy
+    this worker holds must not hide it; ``stored_newer`` then holds the newer one."""
+    clock, _shared, (a, b) = fleet
+    k = key("alice")
+    old = entry(clock, b"old")
+    await a.store.set(k, old, TTL)
+    assert await b.store.get_within(k, TTL) == old  # b holds the old one
+    clock.advance(5)
+    new = entry(clock, b"new")
+    await a.store.set(k, new, TTL)
+    assert await b.store.get_within(k, TTL) == old  # held: served while inside its windows
+    assert await b.store.get(k) == new
+    assert await stored_newer(b.store, k, TTL, old)
+    assert await b.store.get_within(k, TTL) == new
+    assert not await stored_newer(b.store, k, TTL, new)
