@@ -121,6 +121,19 @@ def _parser() -> argparse.ArgumentParser:
         metavar="RECORDING",
         help="replay a `serve --record` file instead of the scenario's traffic (default: none)",
     )
+    scenario.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="zproxy's config under the scenario's overrides (default: the shipped one)",
+    )
+    scenario.add_argument(
+        "--compare-config",
+        type=Path,
+        metavar="NEW.yaml",
+        help="pre-deploy gate: run the scenario on the current config and on NEW.yaml, side by "
+        "side; exit 1 when NEW.yaml is worse on an invariant or a journey's error ratio",
+    )
     return parser
 
 
@@ -177,7 +190,9 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         return run_queue_command(args.action, args.id, args.state, args.admin_url)
     from zproxy.scenarios.cli import run_scenario_command
 
-    return run_scenario_command(args.action, args.file, args.report, args.traffic)
+    return run_scenario_command(
+        args.action, args.file, args.report, args.traffic, args.config, args.compare_config
+    )
 
 
 def _pass_through_only(args: argparse.Namespace) -> bool:

@@ -1,7 +1,8 @@
-"""``zproxy scenario list`` and ``zproxy scenario run FILE|NAME [--report DIR]``.
+"""``zproxy scenario list`` and ``zproxy scenario run FILE|NAME [--report DIR] [--traffic FILE]
+[--config FILE] [--compare-config NEW.yaml]`` (the last: ``compare_cli``).
 
 Exit codes: 0 every invariant holds; 1 an invariant failed (or the run could not complete);
-2 the scenario file is bad (every problem printed with its location).
+2 the scenario file (or a config file) is bad (every problem printed with its location).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import dataclasses
 import datetime
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +21,28 @@ import yaml
 
 from zproxy import __version__
 from zproxy.errors import ConfigError
+from zproxy.scenarios.compare_cli import check_with_overrides, read_config, run_compare
+from zproxy.scenarios.journeys import route_table
 from zproxy.scenarios.model import Scenario
 from zproxy.scenarios.parse import ScenarioError, load_scenario
 from zproxy.scenarios.recording import credentials_needed, is_recording, load_recording
 from zproxy.scenarios.report import build_report
 from zproxy.scenarios.report_html import render_html
 from zproxy.scenarios.report_text import render_text
-from zproxy.scenarios.settings import BUNDLED_DIR, merged_config, shipped_config
+from zproxy.scenarios.settings import BUNDLED_DIR, SHIPPED_CONFIG, merged_config, shipped_config
 from zproxy.scenarios.traffic import Planned, load_recorded, plan_mix
 
 
 def run_scenario_command(
-    action: str, file: Path | None, report: Path | None, traffic: Path | None = None
+    action: str,
+    file: Path | None,
+    report: Path | None,
+    traffic: Path | None = None,
+    config: Path | None = None,
+    compare_config: Path | None = None,
 ) -> int:
+    """``config``: zproxy's config under the scenario's overrides (None: the shipped file);
+    ``compare_config``: run the gate, ``config`` (or the shipped file) against this one."""
     if action == "list":
         return list_bundled()
     if file is None:
@@ -48,7 +59,14 @@ def run_scenario_command(
         print(f"zproxy: --traffic {traffic}: no such recording", file=sys.stderr)
         return 2
     try:
-        scenario = load_scenario(path, shipped_config())
+        base = shipped_config() if config is None else read_config(config)
+        new = None if compare_config is None else read_config(compare_config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"zproxy: {problem}", file=sys.stderr)
+        return 2
+    try:
+        scenario = load_scenario(path, base)
         if traffic is not None:
             scenario = with_recording(scenario, traffic)
         plan = make_plan(scenario)
@@ -62,8 +80,18 @@ def run_scenario_command(
             print(f"zproxy: {problem}", file=sys.stderr)
         return 2
     out_dir = report or Path("var") / "scenarios" / path.stem
+    if new is not None and compare_config is not None:
+        try:
+            check_with_overrides(scenario, new, compare_config)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                print(f"zproxy: {problem}", file=sys.stderr)
+            return 2
+        current = (str(config) if config else f"{SHIPPED_CONFIG} (shipped)", base)
+        metas = {"current": run_meta(scenario, base), "new": run_meta(scenario, new)}
+        return run_compare(scenario, plan, current, (str(compare_config), new), out_dir, metas)
     try:
-        result = asyncio.run(_run(scenario, plan))
+        result = asyncio.run(_run(scenario, plan, base))
     except (RuntimeError, ConfigError, OSError) as exc:
         print(f"zproxy: scenario {scenario.name} could not run: {exc}", file=sys.stderr)
         return 1
@@ -73,19 +101,23 @@ def run_scenario_command(
     return 0 if result["ok"] else 1
 
 
-async def _run(scenario: Scenario, plan: list[Planned]) -> dict[str, Any]:
+async def _run(scenario: Scenario, plan: list[Planned], base: Mapping[str, Any]) -> dict[str, Any]:
     from zproxy.scenarios.runner import run_both
 
-    meta = run_meta(scenario)
+    meta = run_meta(scenario, base)
     with tempfile.TemporaryDirectory(prefix="zproxy-scenario-") as tmp:
-        runs = await run_both(scenario, plan, Path(tmp))
-    return build_report(scenario, runs, meta)
+        runs = await run_both(scenario, plan, Path(tmp), config=base)
+    table = route_table(merged_config(base, scenario.settings, scenario.routes))
+    return build_report(scenario, runs, meta, table)
 
 
-def run_meta(scenario: Scenario) -> dict[str, Any]:
+def run_meta(scenario: Scenario, base: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """zproxy's version, the run's date (UTC) and the settings zproxy ran with: the shipped
-    file with the scenario's patches (the route table reduced to the patched routes)."""
-    doc = merged_config(shipped_config(), scenario.settings, scenario.routes)
+    file (or ``base``) with the scenario's patches (the route table reduced to the patched
+    routes)."""
+    doc = merged_config(
+        shipped_config() if base is None else base, scenario.settings, scenario.routes
+    )
     if isinstance(doc.get("upstream"), dict):  # the run's upstream is the fake, not Zuora
         doc["upstream"] = {**doc["upstream"], "url": "the fake Zuora on 127.0.0.1"}
     routes = [

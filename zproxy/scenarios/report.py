@@ -8,8 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from zproxy.policy.routes import RouteTable
 from zproxy.scenarios import measure as ms
 from zproxy.scenarios.invariants import evaluate
+from zproxy.scenarios.journeys import journey_stats, label
 from zproxy.scenarios.model import Scenario
 
 RUNS = ("zproxy", "baseline")
@@ -29,9 +31,14 @@ class RunData:
     breaker: list[tuple[float, float]] = field(default_factory=list)
     #: Reads sent to warm the cache before the timeline (None: no warm-up).
     warmed: int | None = None
+    #: Request number -> (method, path) as sent: to label each request with its journey.
+    requests: dict[int, tuple[str, str]] = field(default_factory=dict)
 
 
-def summarize_run(scenario: Scenario, data: RunData) -> dict[str, Any]:
+def summarize_run(
+    scenario: Scenario, data: RunData, table: RouteTable | None = None
+) -> dict[str, Any]:
+    """``table``: the route table whose journeys label the requests (None: no journeys)."""
     slo = scenario.traffic.slo_ms
     fates = ms.write_fates(data.outcomes, data.ledger, data.states)
     dupes = frozenset(ms.duplicates(data.ledger))
@@ -56,9 +63,12 @@ def summarize_run(scenario: Scenario, data: RunData) -> dict[str, Any]:
     timeline = ms.timeline(data.outcomes, slo, seconds)
     violations = ms.order_violations(data.outcomes, data.ledger)
     overtaking = ms.order_violations(data.outcomes, data.ledger, unordered=True)
+    journeys = {} if table is None else journey_stats(data.outcomes, label(data.requests, table))
     return {
         "phases": phases,
         "total": ms.group_stats(data.outcomes, fates, slo, dupes, proxied),
+        #: Per customer journey: requests, failed (5xx, success: false, no answer), ratio.
+        "journeys": journeys,
         "by_kind": {
             kind: ms.group_stats(
                 [o for o in data.outcomes if o.kind == kind], fates, slo, proxied=proxied
@@ -107,10 +117,14 @@ def _writes_named(data: RunData, pairs: Sequence[Sequence[str]]) -> list[dict[st
 
 
 def build_report(
-    scenario: Scenario, runs: Mapping[str, RunData], meta: Mapping[str, Any] | None = None
+    scenario: Scenario,
+    runs: Mapping[str, RunData],
+    meta: Mapping[str, Any] | None = None,
+    table: RouteTable | None = None,
 ) -> dict[str, Any]:
-    """``meta``: the run's zproxy version, date and effective settings (see ``cli.run_meta``)."""
-    summaries = {name: summarize_run(scenario, runs[name]) for name in RUNS if name in runs}
+    """``meta``: the run's zproxy version, date and effective settings (see ``cli.run_meta``);
+    ``table``: the route table that names each request's journey."""
+    summaries = {name: summarize_run(scenario, runs[name], table) for name in RUNS if name in runs}
     checks = evaluate(scenario, summaries)
     return {
         "meta": dict(meta or {}),

@@ -166,6 +166,21 @@ def _invariants(report: Mapping[str, Any]) -> str:
 
 
 def render_html(report: Mapping[str, Any]) -> str:
+    return page(f"zproxy scenario {report['scenario']['name']}", body(report))
+
+
+def page(title: str, content: str) -> str:
+    """A self-contained page around ``content`` (the CSS inline)."""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
+<style>{CSS}</style></head><body>
+{content}
+</body></html>
+"""
+
+
+def body(report: Mapping[str, Any]) -> str:
+    """One run's report, without the page around it."""
     sc = report["scenario"]
     t = sc["traffic"]
     verdict = (
@@ -181,10 +196,7 @@ def render_html(report: Mapping[str, Any]) -> str:
             ("fault phase", "#f0b42966"),
         )
     )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>zproxy scenario {escape(sc["name"])}</title>
-<style>{CSS}</style></head><body>
-<h1>Outage scenario: {escape(sc["name"])}</h1>
+    return f"""<h1>Outage scenario: {escape(sc["name"])}</h1>
 <p class="muted">{escape(sc["description"])}</p>
 <p>{t["rate"]:g} req/s for {sc["duration"]:g} s, {t["accounts"]} accounts, {t["credentials"]}
 credentials, seed {sc["seed"]}. Success = 2xx (or 202 for a queued write) within
@@ -199,6 +211,17 @@ client-minutes against a 99.95% month (21.9 min). Result: {verdict}.</p>
 <h2>Write queue</h2>{depth_chart(report)}
 <h2>Per phase</h2>{_phase_rows(report)}
 <h2>Failures by kind and status</h2>{_failures(report)}
-<h2>Invariants</h2>{_invariants(report)}
-</body></html>
-"""
+<h2>Invariants</h2>{_invariants(report)}{_journeys(report)}"""
+
+
+def _journeys(report: Mapping[str, Any]) -> str:
+    """Each customer journey's error ratio through zproxy (nothing when not measured)."""
+    rows = "".join(
+        f"<tr><td>{escape(name)}</td><td>{j['requests']}</td><td>{j['failed']}</td>"
+        f"<td>{_pct(j['error_ratio'])}</td></tr>"
+        for name, j in (report["runs"]["zproxy"].get("journeys") or {}).items()
+    )
+    if not rows:
+        return ""
+    head = "<tr><th>journey</th><th>requests</th><th>failed</th><th>error ratio</th></tr>"
+    return f"\n<h2>Customer journeys (zproxy)</h2><table>{head}{rows}</table>"

@@ -14,8 +14,9 @@ import asyncio
 import contextlib
 import secrets
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import yaml
@@ -82,11 +83,16 @@ async def _session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 async def run_both(
-    scenario: Scenario, plan: Sequence[Planned], workdir: Path, say: Say = _stderr
+    scenario: Scenario,
+    plan: Sequence[Planned],
+    workdir: Path,
+    say: Say = _stderr,
+    config: Mapping[str, Any] | None = None,
 ) -> dict[str, RunData]:
+    """``config``: zproxy's config before the scenario's patches (None: the shipped file)."""
     say(f"scenario {scenario.name}: {len(plan)} requests over {scenario.duration:g} s per run")
     say("run 1/2: through zproxy")
-    proxied = await run_through_proxy(scenario, plan, workdir, say)
+    proxied = await run_through_proxy(scenario, plan, workdir, say, config)
     say("run 2/2: baseline, straight at the fake Zuora")
     baseline = await run_baseline(scenario, plan, say)
     return {"zproxy": proxied, "baseline": baseline}
@@ -102,7 +108,11 @@ async def run_baseline(scenario: Scenario, plan: Sequence[Planned], say: Say) ->
         )
         await phases
         ledger = ledger_markers([e.path for e in fz.fake.ledger.entries])
-    return RunData(outcomes, ledger, through_proxy=False)
+    return RunData(outcomes, ledger, through_proxy=False, requests=_requests(http))
+
+
+def _requests(http: Sequence[HttpRequest]) -> dict[int, tuple[str, str]]:
+    return {r.n: (r.method, r.path) for r in http}
 
 
 async def _prepare(
@@ -120,15 +130,21 @@ async def _prepare(
     return http, tokens
 
 
-def _write_config(scenario: Scenario, path: Path) -> Path:
-    doc = merged_config(shipped_config(), scenario.settings, scenario.routes)
+def _write_config(scenario: Scenario, path: Path, config: Mapping[str, Any] | None) -> Path:
+    base = shipped_config() if config is None else config
+    doc = merged_config(base, scenario.settings, scenario.routes)
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     return path
 
 
 async def run_through_proxy(
-    scenario: Scenario, plan: Sequence[Planned], workdir: Path, say: Say
+    scenario: Scenario,
+    plan: Sequence[Planned],
+    workdir: Path,
+    say: Say,
+    config: Mapping[str, Any] | None = None,
 ) -> RunData:
+    """``config``: zproxy's config before the scenario's patches (None: the shipped file)."""
     redis = RedisServer(workdir / "redis", port=free_port())
     await asyncio.to_thread(redis.start)
     try:
@@ -138,7 +154,7 @@ async def run_through_proxy(
                 upstream=fz.url,
                 redis_url=redis.url,
                 data_dir=workdir / "zproxy",
-                config=_write_config(scenario, workdir / "zproxy.yaml"),
+                config=_write_config(scenario, workdir / "zproxy.yaml", config),
                 env={
                     "ZPROXY_ADMIN_TOKEN": token,
                     "ZPROXY_QUEUE_KEY": Fernet.generate_key().decode(),
@@ -207,7 +223,15 @@ async def _proxied(
         with contextlib.suppress(asyncio.CancelledError):
             await sampler
     ledger = ledger_markers([e.path for e in fz.fake.ledger.entries])
-    return RunData(outcomes, ledger, states, samples, breaker=breaker, warmed=warmed)
+    return RunData(
+        outcomes,
+        ledger,
+        states,
+        samples,
+        breaker=breaker,
+        warmed=warmed,
+        requests=_requests(http),
+    )
 
 
 async def _drain(
