@@ -1,4 +1,5 @@
-"""Outage scenario replay: ``zproxy scenario run FILE [--report DIR] [--traffic FILE]``, ``list``.
+"""Outage scenario replay: ``zproxy scenario run FILE [--report DIR] [--traffic FILE] [--config
+FILE] [--compare-config NEW.yaml]``, ``list``.
 
 Where it sits in the request flow: *outside* it, as the client. A scenario drives synthetic
 CustomersDot traffic -> zproxy (a real ``zproxy serve`` subprocess on a real Redis) -> the fake
@@ -11,9 +12,12 @@ Modules, pure first:
   ``traffic``    the request plan (seeded, pure) and its HTTP form.
   ``measure``    outcomes -> per-phase numbers, percentiles, cache results, write audit.
   ``invariants`` checks the numbers against the scenario's invariants.
+  ``journeys``   each request's customer journey and each journey's error ratio.
+  ``compare``    the pre-deploy gate's verdict: current config vs NEW.yaml.
   ``driver``     sends a plan at its rate with aiohttp (I/O).
   ``runner``     starts Redis, the fake, zproxy; applies phases; drains; audits (I/O).
   ``recording``  a ``serve --record`` file -> the plan, pseudonyms mapped onto the fake's data.
   ``report_text`` / ``report_html`` (+ ``report_charts``)  the terminal table and the page.
-  ``cli``        ``run_scenario_command``.
+  ``report_compare``  both of those, side by side, for the gate.
+  ``cli``        ``run_scenario_command``; ``compare_cli`` its ``--compare-config`` runs.
 """
