@@ -71,6 +71,15 @@ class NotDurable(ZproxyError):
     """Redis cannot confirm a write is on disk: never answer 202."""
 
 
+class EnqueueUnknown(ZproxyError):
+    """Redis failed after the enqueue may have run, and the write could not be withdrawn: it
+    may be queued (and then replayed). Never answer "not queued": the outcome is unknown."""
+
+    def __init__(self, write_id: str) -> None:
+        super().__init__(f"write {write_id} may be queued")
+        self.write_id = write_id
+
+
 def zuora_error_body(code: str, message: str, request_id: str, **extra: Any) -> bytes:
     """A v1-shaped Zuora error body, as zproxy's own errors are answered."""
     body: dict[str, Any] = {

@@ -22,7 +22,13 @@ from zproxy.edge.exchange import Exchange, read_body
 from zproxy.edge.identity import Caller
 from zproxy.edge.responses import error_response
 from zproxy.edge.services import Services
-from zproxy.errors import ClientError, NotDurable, StoreUnavailable, UpstreamError
+from zproxy.errors import (
+    ClientError,
+    EnqueueUnknown,
+    NotDurable,
+    StoreUnavailable,
+    UpstreamError,
+)
 from zproxy.policy import writes as wp
 from zproxy.policy.headers import response_headers
 from zproxy.policy.reads import body_success
@@ -292,6 +298,8 @@ async def _enqueue(ctx: WriteContext) -> web.Response:
             ex.request_id,
             queued=False,
         )
+    except EnqueueUnknown as exc:
+        return _maybe_queued(ex, exc.write_id, write.idempotency_key)
     except (NotDurable, StoreUnavailable, TimeoutError):
         s.metrics.on_write_refused(ex.route_name)
         return _not_queued(ex, write.idempotency_key, "durable storage is unavailable")
@@ -334,6 +342,22 @@ def _accepted(ex: Exchange, write_id: str, key: str | None) -> web.Response:
         body=orjson.dumps(body),
         content_type="application/json",
         headers={"Location": status_url},
+    )
+
+
+def _maybe_queued(ex: Exchange, write_id: str, key: str) -> web.Response:
+    """Redis failed mid-enqueue and the write could not be withdrawn: if it was stored it will
+    be applied, so neither 202 nor "not queued"; its status URL tells which."""
+    status_url = f"/_zproxy/writes/{write_id}"
+    return error_response(
+        504,
+        "ZPROXY_OUTCOME_UNKNOWN",
+        "Redis failed while this write was being queued; it may have been queued, and then "
+        "will be applied. Check statusUrl before retrying.",
+        ex.request_id,
+        writeId=write_id,
+        idempotencyKey=key,
+        statusUrl=status_url,
     )
 
 

@@ -8,8 +8,9 @@ Enqueue is one script (dedupe + XADD + line append + write hash) sent in one pip
 ``replicated`` durability ``WAIT 1 <ms>`` follows in the same pipeline: at least one replica
 received the write (not ``WAITAOF 1 1``: see ``_enqueue_round_trip``). The
 durability check runs at ``init`` and again every ``recheck_seconds`` (every second while it
-fails) — never per write. Unconfirmed enqueues raise ``NotDurable`` and are rolled back best
-effort (a 503 must not turn into a replay); Redis failures raise ``StoreUnavailable``.
+fails) — never per write. Unconfirmed enqueues raise ``NotDurable`` and are rolled back (a 503
+must not turn into a replay); Redis failures raise ``StoreUnavailable``. A rollback Redis does
+not answer raises ``EnqueueUnknown`` instead: the write may be queued, so not a 503.
 
 Use ``queue_redis_client``: it retries a command once on a fresh connection. That is safe
 here: enqueue is deduped on its idempotency key, outcome scripts are fenced by the claim's
@@ -27,7 +28,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from zproxy.clock import Clock, SystemClock
-from zproxy.errors import NotDurable, StoreUnavailable
+from zproxy.errors import EnqueueUnknown, NotDurable, StoreUnavailable
 from zproxy.queue import redis_scripts as lua
 from zproxy.queue.crypto import Cipher
 from zproxy.queue.durability import DurabilityStatus, check_durability
@@ -160,7 +161,10 @@ class RedisWriteQueue(QueueReads, QueueReplay):
         try:
             with mapped("queue"):
                 replies = await self._enqueue_round_trip(idem, args, status.mode == "waitaof")
-        except StoreUnavailable:
+        except StoreUnavailable as exc:
+            # Until the next check, later writes are refused before anything is sent.
+            self._status = DurabilityStatus(False, str(exc), "none")
+            self._checked_at = self._clock.monotonic()
             # The script may have run before the connection failed: a 503 must not be replayed.
             await self._rollback(write.id)
             raise
@@ -222,8 +226,9 @@ class RedisWriteQueue(QueueReads, QueueReplay):
     async def _rollback(self, write_id: str) -> None:
         try:
             await self.drop(write_id)
-        except StoreUnavailable:
+        except StoreUnavailable as exc:
             log.error("queue.rollback_failed", write_id=write_id)
+            raise EnqueueUnknown(write_id) from exc
 
     # ---- operator ---------------------------------------------------------------------------
 
