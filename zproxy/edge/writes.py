@@ -300,7 +300,10 @@ async def _enqueue(ctx: WriteContext) -> web.Response:
         )
     except EnqueueUnknown as exc:
         return _maybe_queued(ex, exc.write_id, write.idempotency_key)
-    except (NotDurable, StoreUnavailable, TimeoutError):
+    except TimeoutError:
+        # Cancelled mid-enqueue: the script may have reached Redis and run after all.
+        return _maybe_queued(ex, write.id, write.idempotency_key)
+    except (NotDurable, StoreUnavailable):
         s.metrics.on_write_refused(ex.route_name)
         return _not_queued(ex, write.idempotency_key, "durable storage is unavailable")
     return _accepted(ex, result.write_id, write.idempotency_key)
@@ -346,8 +349,8 @@ def _accepted(ex: Exchange, write_id: str, key: str | None) -> web.Response:
 
 
 def _maybe_queued(ex: Exchange, write_id: str, key: str) -> web.Response:
-    """Redis failed mid-enqueue and the write could not be withdrawn: if it was stored it will
-    be applied, so neither 202 nor "not queued"; its status URL tells which."""
+    """Redis failed or stalled mid-enqueue and the write could not be withdrawn: if it was
+    stored it will be applied, so neither 202 nor "not queued"; its status URL tells which."""
     status_url = f"/_zproxy/writes/{write_id}"
     return error_response(
         504,

@@ -15,10 +15,14 @@ class RedisCut:
     redis_port: int
     marker: bytes
     refuse_for: float = 1.5
+    #: Instead of dropping connections: Redis stays reachable but every reply is lost for
+    #: this long after the marked command (a stalled Redis or network).
+    stall_for: float = 0.0
     armed: bool = False
     cuts: int = 0
     port: int = 0
     _refusing_until: float = 0.0
+    _stalled_until: float = 0.0
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
     _server: asyncio.Server | None = None
 
@@ -66,19 +70,21 @@ class RedisCut:
                 cut.set()  # its reply is lost
             writer.write(chunk)
             await writer.drain()
-            if seen:
+            if seen and self.stall_for:
+                self.cuts += 1
+                self._stalled_until = asyncio.get_running_loop().time() + self.stall_for
+            elif seen:
                 await asyncio.sleep(0.2)  # Redis runs it
                 self.cuts += 1
                 self._refusing_until = asyncio.get_running_loop().time() + self.refuse_for
                 self._drop_all()
                 return
 
-    @staticmethod
     async def _downstream(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, cut: asyncio.Event
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, cut: asyncio.Event
     ) -> None:
         while chunk := await reader.read(65536):
-            if cut.is_set():
+            if cut.is_set() or asyncio.get_running_loop().time() < self._stalled_until:
                 continue
             writer.write(chunk)
             with contextlib.suppress(ConnectionError):

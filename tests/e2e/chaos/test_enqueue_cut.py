@@ -74,3 +74,44 @@ async def test_a_write_redis_may_have_queued_is_never_answered_not_queued(
             print("DEBUG", found.status, found.body[:500], zp.logs()[-3000:])
             raise
         assert [e.path for e in fz.fake.ledger.entries].count(f"/v1/accounts/{account}?c=cut") == 1
+
+
+async def test_a_write_whose_enqueue_stalls_past_its_deadline_is_an_unknown_outcome(
+    tmp_path: Path, cut: RedisCut
+) -> None:
+    """Redis runs the enqueue script, then stalls (every reply lost for 4 s, the retry's too):
+    the edge gives up after the durability budget. The write is in Redis, so the answer is
+    the 504 with its status URL, not 503 "not queued"."""
+    cut.stall_for = 4.0
+    overrides = {"queue": {"partitions": 1}}
+    async with (
+        aiohttp.ClientSession() as http,
+        zproxy_stack(tmp_path, f"redis://127.0.0.1:{cut.port}/0", overrides=overrides) as (
+            fz,
+            [zp],
+        ),
+    ):
+        token = await fz.token(http)
+        account = accounts(fz)[1]
+        await set_mode(http, zp, "force_open")
+        cut.armed = True
+        reply = await request(
+            http,
+            "PUT",
+            f"{zp.url}/v1/accounts/{account}?c=stall",
+            json={"notes": "stall"},
+            headers=bearer(token),
+        )
+        assert cut.cuts == 1
+        assert reply.status == 504, reply.body
+        assert reply.json()["reasons"][0]["code"] == "ZPROXY_OUTCOME_UNKNOWN"
+        status_url = reply.json()["statusUrl"]
+
+        async def settled() -> bool:
+            await set_mode(http, zp, "auto")
+            found = await request(http, "GET", zp.url + status_url, headers=bearer(token))
+            return found.status == 200 and found.json()["state"] == "applied"
+
+        await eventually(settled, timeout=20, every=0.5, what="the write applied")
+        path = f"/v1/accounts/{account}?c=stall"
+        assert [e.path for e in fz.fake.ledger.entries].count(path) == 1
