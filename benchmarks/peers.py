@@ -91,6 +91,7 @@ def measure(seconds: float, rounds: int) -> tuple[list[Row], Figures]:
             for name, url in servers:
                 _hits(name, url, script, seconds, rows)
         fig.rss_mb = [peers_setup.peak_rss_mb(p) for p in peers_setup.worker_pids(zp.proc.pid)]  # type: ignore[union-attr]
+        _half_rate(tmp, zp.url, keys.pairs, seconds, rows["zproxy, 1 worker"].rps, fig)
         zp2 = peers_setup.zproxy(tmp, fake, zredis.url, long_fresh, "zp2", "--workers", "2")
         stack.callback(zp2.terminate)
         for _ in range(2):  # each worker holds the keys it served: 4 passes reach ~94% of both
@@ -103,6 +104,23 @@ def measure(seconds: float, rounds: int) -> tuple[list[Row], Figures]:
         _misses(tmp, fake, zp.url, keys.pairs, seconds, fig)
         _outages(tmp, fake, zredis.url, zp.url, keys.pairs, seconds, fig, rows)
     return list(rows.values()), fig
+
+
+def _half_rate(
+    tmp: Path,
+    url: str,
+    pairs: list[tuple[str, str]],
+    seconds: float,
+    max_rps: float,
+    fig: Figures,
+) -> None:
+    """Hits offered at about half of zproxy's maximum rate (64 connections, each pausing so
+    that together they ask for ``max_rps / 2``): p99 there."""
+    target = max(1.0, max_rps / 2)
+    delay_ms = 64 * 1000 / target
+    result = wrk.run(url, wrk.paced_script(pairs, tmp / "paced.lua", delay_ms), seconds=seconds)
+    fig.half_rate_rps, fig.half_rate_p99 = result.rps, result.p99_ms
+    print(f"  half rate: {result.rps:.0f} req/s (asked {target:.0f}), p99 {result.p99_ms:.2f} ms")
 
 
 def _misses(

@@ -31,15 +31,20 @@ CREDENTIALS = 4
 ACCEPT = "application/json"
 VARIANTS = 10  # query strings per account: 50 accounts x 10 x 4 credentials = 2,000 keys
 _ACCOUNT_READ = re.compile(
-    r"(path: /v1/accounts/\{account\}\n(?:[ \t]+\w+: .*\n)*?[ \t]+read: )\{fresh: \d+,"
+    r"(path: /v1/accounts/\{account\}\n(?:[ \t]+\w+: .*\n)*?[ \t]+read: )"
+    r"\{fresh: \d+, stale_while_revalidate: \d+,"
 )
 
 
-def zproxy_config(tmp: Path, name: str, fresh: int) -> Path:
-    """The shipped route table with the ``account`` route fresh for ``fresh`` seconds."""
+def zproxy_config(tmp: Path, name: str, fresh: int, swr: int = 3600) -> Path:
+    """The shipped route table with the ``account`` route fresh for ``fresh`` seconds and
+    served stale while revalidating for ``swr`` more (long: a "stale" run stays inside it
+    however long the runs before it took)."""
     shipped = shipped_file("zproxy.yaml")
     assert shipped is not None
-    text, n = _ACCOUNT_READ.subn(rf"\g<1>{{fresh: {fresh},", shipped.read_text())
+    text, n = _ACCOUNT_READ.subn(
+        rf"\g<1>{{fresh: {fresh}, stale_while_revalidate: {swr},", shipped.read_text()
+    )
     assert n == 1, "the account route's read policy moved: update benchmarks/peers_setup.py"
     path = tmp / name
     path.write_text(text)
@@ -55,7 +60,7 @@ def redis_server(tmp: Path, name: str) -> RedisServer:
 def used_memory(url: str) -> int:
     client = redis_sync.Redis.from_url(url)
     try:
-        return int(client.info("memory")["used_memory"])  # type: ignore[index]
+        return int(client.info("memory")["used_memory"])
     finally:
         client.close()
 
@@ -151,7 +156,7 @@ async def _get_all(
                 sem,
                 session.get(base + path, headers={"Authorization": auth, "Accept": ACCEPT}) as resp,
             ):
-                status = resp.headers.get("Cache-Status") or resp.headers.get("X-Cache", "")
+                status = resp.headers.get("Cache-Status") or resp.headers.get("X-Cache") or ""
                 return resp.status, status, await resp.read()
 
         return list(await asyncio.gather(*(one(p, a) for p, a in pairs)))

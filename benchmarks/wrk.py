@@ -90,6 +90,14 @@ def cycle_script(keys: Sequence[tuple[str, str]], path: Path) -> Path:
     return path
 
 
+def paced_script(keys: Sequence[tuple[str, str]], path: Path, delay_ms: float) -> Path:
+    """As ``cycle_script``, each connection waiting ``delay_ms`` before each request (wrk's
+    ``delay`` hook; latency is timed from the write): an offered rate below the maximum."""
+    paced = f"function delay() return {max(0, round(delay_ms))} end\n"
+    path.write_text(_lua_keys(keys) + _CYCLE + paced + _DONE)
+    return path
+
+
 def cold_script(keys: Sequence[tuple[str, str]], path: Path, run: str) -> Path:
     """Every request a key nobody asked for before (a query string unique to the run)."""
     path.write_text(_lua_keys(keys) + f"RUN = {json.dumps(run)}\n" + _COLD + _DONE)
