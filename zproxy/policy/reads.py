@@ -158,13 +158,15 @@ def decide_read(
         return Unavailable(retry_after)
     if request_no_cache:
         return Fetch(store, "request")
+    # Past the deadline, a hanging Zuora would end in this same entry as stale-if-error (a
+    # soft-purged one too): answer with it then rather than after the upstream timeout.
+    stale_after = stale_if_slow if stale_if_slow > 0 and _within_sie(age, policy) else None
     if entry.invalidated:
-        return Fetch(store, "stale")
+        return Fetch(store, "stale", stale_after)
     if age <= policy.fresh:
         return ServeFresh(age, policy.fresh - age)
     if age <= policy.fresh + policy.stale_while_revalidate:
         return ServeStaleAndRevalidate(age)
-    stale_after = stale_if_slow if stale_if_slow > 0 and _within_sie(age, policy) else None
     return Fetch(store, "stale", stale_after)
 
 

@@ -40,7 +40,9 @@ def decide(age: float, *, slow: float = 2.0, **kw: bool) -> rp.ReadAction:
         (361, 2.0, {}, rp.Fetch(True, "stale")),  # beyond it: wait for Zuora
         (100, 0.0, {}, rp.Fetch(True, "stale")),  # switched off
         (100, 2.0, {"no_cache": True}, rp.Fetch(True, "request")),  # the client asked for news
-        (30, 2.0, {"invalidated": True}, rp.Fetch(True, "stale")),  # a write changed it
+        # a write changed it: fetched, but a hanging Zuora would end in this entry anyway
+        (30, 2.0, {"invalidated": True}, rp.Fetch(True, "stale", 2.0)),
+        (400, 2.0, {"invalidated": True}, rp.Fetch(True, "stale")),  # beyond its SIE window
         (10, 2.0, {}, rp.ServeFresh(10, 50)),
         (70, 2.0, {}, rp.ServeStaleAndRevalidate(70)),
         (100, 2.0, {"upstream_open": True}, rp.ServeStaleIfError(100)),
