@@ -46,6 +46,7 @@ from zproxy.queue.redis_support import waitaof_confirmed as _confirmed
 from zproxy.queue.store import IdempotencyMismatch
 from zproxy.store._errors import mapped
 from zproxy.store.connect import is_cluster
+from zproxy.store.sends import never_sent, tracked
 
 __all__ = ["RedisWriteQueue", "command", "queue_redis_client"]
 
@@ -159,14 +160,16 @@ class RedisWriteQueue(QueueReads, QueueReplay):
             self._dedupe_ttl,
         ]
         try:
-            with mapped("queue"):
+            with tracked() as sends, mapped("queue"):
                 replies = await self._enqueue_round_trip(idem, args, status.mode == "waitaof")
         except StoreUnavailable as exc:
             # Until the next check, later writes are refused before anything is sent.
             self._status = DurabilityStatus(False, str(exc), "none")
             self._checked_at = self._clock.monotonic()
-            # The script may have run before the connection failed: a 503 must not be replayed.
-            await self._rollback(write.id)
+            if not never_sent(sends, exc):
+                # The script may have run before the connection failed: a 503 must not be
+                # replayed, so it is withdrawn (or, Redis gone, the outcome is unknown).
+                await self._rollback(write.id)
             raise
         if isinstance(replies[0], Exception):
             raise StoreUnavailable(f"enqueue failed: {type(replies[0]).__name__}")

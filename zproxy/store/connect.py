@@ -34,6 +34,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from zproxy.config.redis_url import RedisTarget, parse_redis_url
+from zproxy.store.sends import TracedRetry
 
 #: Seconds a pooled connection may sit idle before it is PINGed ahead of its next command.
 HEALTH_CHECK_INTERVAL: Final = 2
@@ -42,8 +43,9 @@ RETRIES: Final = 1
 
 
 def retry_policy() -> Retry:
-    """One retry, 50 ms then doubling, capped at 0.5 s."""
-    return Retry(ExponentialBackoff(cap=0.5, base=0.05), RETRIES)
+    """One retry, 50 ms then doubling, capped at 0.5 s; it tells ``store.sends`` whether a
+    failed call may have reached Redis."""
+    return TracedRetry(ExponentialBackoff(cap=0.5, base=0.05), RETRIES)
 
 
 def is_cluster(client: object) -> bool:
