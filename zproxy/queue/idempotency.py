@@ -5,8 +5,8 @@ queue is split by order key: the same identity and ``Idempotency-Key`` sent agai
 account lands in another partition, where that check cannot see the first write. Such a
 reuse would then be accepted (202) and refused by Zuora on replay (422), a promise broken.
 
-So a write whose key hashes to another partition than its order key first reserves the key in
-the key's home partition (``SET NX``): ``"<write id> <body hash> pending"`` for a short while,
+So every write first reserves its key in the key's home partition (``SET NX``; with one
+partition there is nothing to reserve): ``"<write id> <body hash> pending"`` for a short while,
 ``... done`` for the dedupe window once the write is queued. A second request with the key
 reads the reservation: another body is a mismatch (422), the same body is the first write
 (202 with its id), and a first write still being queued is in flight (409, as Zuora answers).

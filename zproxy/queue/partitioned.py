@@ -103,12 +103,14 @@ class PartitionedWriteQueue:
     # ---- writes --------------------------------------------------------------------------
 
     async def enqueue(self, write: QueuedWrite) -> EnqueueResult:
-        """Into the order key's partition. A key whose home is another partition is reserved
-        there first, so reusing it for another account is seen (``queue.idempotency``)."""
+        """Into the order key's partition, its idempotency key reserved first in the key's home
+        partition, so reusing it for another account is seen (``queue.idempotency``)."""
         target = partition_of(write.order_key, len(self.parts))
-        home = partition_of(sha_hex(write.identity, write.idempotency_key), len(self.parts))
-        if home == target:  # the partition's own dedupe sees every use of the key
+        if len(self.parts) == 1:  # the partition's own dedupe sees every use of the key
             return await self.parts[target].enqueue(write)
+        # Reserved even when home is the target: a later use for another account lands in
+        # another partition, and only the reservation tells it about this one.
+        home = partition_of(sha_hex(write.identity, write.idempotency_key), len(self.parts))
         keys = self._keys[home]
         reservation = await keys.reserve(write)
         if isinstance(reservation, str):

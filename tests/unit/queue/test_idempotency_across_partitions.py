@@ -74,3 +74,17 @@ async def test_a_reservation_still_pending_is_in_flight_and_a_failed_one_is_free
     assert 0 < await redis_client.pttl(reservation.key) <= PENDING_MS
     await keys.release(reservation)
     assert not isinstance(await keys.reserve(make_write(1, key="k-pending")), str)
+
+
+async def test_a_key_first_used_in_its_own_home_partition_is_still_seen_from_another(
+    queue: PartitionedWriteQueue,
+) -> None:
+    """The first write's order key hashes to the key's home: it is reserved all the same."""
+    key = "client-key-home"
+    home = partition_of(sha_hex("id-1", key), PARTS)
+    accounts = [f"A{n:08d}" for n in range(200)]
+    at_home = next(a for a in accounts if partition_of(a, PARTS) == home)
+    elsewhere = next(a for a in accounts if partition_of(a, PARTS) != home)
+    assert (await queue.enqueue(make_write(1, order_key=at_home, key=key))).created
+    with pytest.raises(IdempotencyMismatch):
+        await queue.enqueue(make_write(2, order_key=elsewhere, key=key))
