@@ -53,7 +53,8 @@ from zproxy.store.hot_sync import listen as listen_hot
 from zproxy.store.principals import PrincipalStore
 from zproxy.store.redis import RedisCacheStore
 from zproxy.store.topology import TopologyWatch
-from zproxy.upstream.breaker import BreakerConfig, BreakerSet
+from zproxy.upstream.breaker import BreakerSet
+from zproxy.upstream.breaker_model import BreakerConfig
 from zproxy.upstream.breaker_sync import BreakerSync
 from zproxy.upstream.client import UpstreamClient
 from zproxy.upstream.fleet_limiter import FleetLimiter

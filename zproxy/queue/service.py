@@ -37,7 +37,8 @@ from zproxy.queue.partitioned import AnyRedisQueue
 from zproxy.queue.pending import PendingKeys
 from zproxy.queue.replayer import Replayer
 from zproxy.store.cache import CacheStore
-from zproxy.upstream.breaker import BreakerOpen, BreakerSet
+from zproxy.upstream.breaker import BreakerSet
+from zproxy.upstream.breaker_model import BreakerOpen
 from zproxy.upstream.gateway import Gateway, UpstreamCall
 from zproxy.upstream.limiter import LimiterRejected
 
