@@ -26,8 +26,8 @@ from zproxy.errors import (
     UpstreamTimeout,
 )
 from zproxy.observability.metrics import Metrics
+from zproxy.policy.replay import ReplayResult
 from zproxy.policy.routes import render_tags
-from zproxy.policy.writes import ReplayResult
 from zproxy.queue.crypto import Cipher
 from zproxy.queue.grants import GrantStore
 from zproxy.queue.keyfile import load_cipher
