@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.queue import make_write
 from zproxy.clock import FakeClock
-from zproxy.policy.writes import ReplayResult
+from zproxy.policy.replay import ReplayResult
 from zproxy.queue.model import IDEMPOTENCY_HEADER, QueuedWrite
 from zproxy.queue.replayer import NullListener, Replayer
 from zproxy.queue.store import WriteQueue

@@ -13,7 +13,7 @@ from zproxy.edge.responses import error_response, request_id_of
 from zproxy.edge.services import Services
 from zproxy.queue.model import WriteState
 from zproxy.queue.redact import redacted_view
-from zproxy.upstream.breaker import MODES
+from zproxy.upstream.breaker_model import MODES
 
 routes = web.RouteTableDef()
 #: The most writes one ``GET /admin/writes`` returns.

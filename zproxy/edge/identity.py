@@ -14,18 +14,15 @@ import orjson
 import structlog
 
 from zproxy.errors import StoreUnavailable
-from zproxy.policy.headers import connection_named, safe_value
-from zproxy.policy.keys import (
-    SCOPING_HEADERS,
+from zproxy.policy.credentials import (
     Credential,
-    Hasher,
-    Identity,
     credential_of,
     fallback_principal,
-    identity_of,
     principal_from_token_response,
     token_hash,
 )
+from zproxy.policy.headers import connection_named, safe_value
+from zproxy.policy.keys import SCOPING_HEADERS, Hasher, Identity, identity_of
 from zproxy.store.cache import CacheStore
 from zproxy.store.principals import PrincipalStore
 

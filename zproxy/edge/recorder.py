@@ -38,7 +38,7 @@ from aiohttp import web
 
 from zproxy import __version__
 from zproxy.edge.exchange import Exchange, method_label
-from zproxy.policy.keys import credential_of
+from zproxy.policy.credentials import credential_of
 from zproxy.policy.pseudonyms import Pseudonyms
 
 log = structlog.get_logger("zproxy.recorder")

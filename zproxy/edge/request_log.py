@@ -14,7 +14,7 @@ from zproxy.edge.exchange import Exchange, method_label
 from zproxy.edge.services import Services
 from zproxy.observability.logging import hot_lines
 from zproxy.observability.metrics import UPSTREAM_SECONDS
-from zproxy.policy.keys import credential_of, fallback_principal
+from zproxy.policy.credentials import credential_of, fallback_principal
 from zproxy.policy.sensitive import REDACTED, is_secret_key
 
 log = structlog.get_logger("zproxy.proxy")

@@ -1,6 +1,7 @@
 """Every metric zproxy exports, in one registry owned by the app (no module globals).
 
-Components report through the listener methods below. Labels carry route names from the
+Components report through the listener methods below (the write queue's and Redis' in
+``observability.queue_metrics``, a base class). Labels carry route names from the
 config, never ids, accounts or credentials.
 """
 
@@ -24,6 +25,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from zproxy import __version__
 from zproxy.observability.change import SUCCESS_FALSE, ChangeMetrics, RequestObserver
+from zproxy.observability.queue_metrics import QueueMetrics
 
 BREAKER_STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
 #: The upstream time of the request being handled: the edge sets a fresh one-element list per
@@ -59,7 +61,7 @@ _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 _REQUEST_BUCKETS = (0.001, 0.0025, *_BUCKETS)
 
 
-class Metrics:
+class Metrics(QueueMetrics):
     def __init__(self) -> None:
         # No ``*_created`` series: they doubled the series count and no dashboard reads them.
         disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -131,55 +133,8 @@ class Metrics:
         self.limiter = Counter(
             "zproxy_limiter", "Upstream concurrency limiter events", ["pool", "event"], registry=r
         )
-        self.queue_depth = Gauge(
-            "zproxy_write_queue_depth",
-            "Writes waiting to be replayed",
-            registry=r,
-            multiprocess_mode="livemax",
-        )
-        self.queue_oldest = Gauge(
-            "zproxy_write_queue_oldest_age_seconds",
-            "Age of the oldest queued write",
-            registry=r,
-            multiprocess_mode="livemax",
-        )
-        self.queue_dead = Gauge(
-            "zproxy_write_queue_dead",
-            "Dead-lettered writes",
-            registry=r,
-            multiprocess_mode="livemax",
-        )
-        self.writes = Counter(
-            "zproxy_writes", "Queued write outcomes", ["route", "result"], registry=r
-        )
-        self.writes_refused = Counter(
-            "zproxy_writes_refused",
-            "Queueable writes answered 503 because Redis could not confirm durability",
-            ["route"],
-            registry=r,
-        )
-        self.write_durable = Gauge(
-            "zproxy_write_durable",
-            "1 when Redis confirms durability and queueing is allowed",
-            registry=r,
-            multiprocess_mode="livemax",
-        )
-        self.redis_errors = Counter(
-            "zproxy_redis_errors", "Redis operations that failed", ["op"], registry=r
-        )
-        self.redis_topology = Gauge(
-            "zproxy_redis_topology_info",
-            "The Redis topology zproxy sees: 1 on the current mode and primary address(es)",
-            ["mode", "primary"],
-            registry=r,
-            multiprocess_mode="livemax",
-        )
-        self.redis_replicas = Gauge(
-            "zproxy_redis_replicas_connected",
-            "Replicas in sync with the primary (a Cluster: the fewest over its primaries)",
-            registry=r,
-            multiprocess_mode="livemin",
-        )
+        # Between the limiter's and success-false's, as always (the exposition's order).
+        QueueMetrics.__init__(self, r)
         self.upstream_success_false = Counter(
             "zproxy_upstream_success_false",
             "Zuora 2xx answers whose JSON body says success: false (declines, validation)",
@@ -278,30 +233,6 @@ class Metrics:
 
     def on_reject(self, pool: str, reason: str) -> None:
         self.limiter.labels(pool, f"rejected_{reason}").inc()
-
-    def on_write(self, route: str, result: str) -> None:
-        """``result``: queued | applied | retried | dead (CONTRACT §4)."""
-        self.writes.labels(route, result).inc()
-
-    def on_write_refused(self, route: str) -> None:
-        self.writes_refused.labels(route).inc()
-
-    def on_queue_stats(self, depth: int, oldest_age: float, dead: int) -> None:
-        self.queue_depth.set(depth)
-        self.queue_oldest.set(oldest_age)
-        self.queue_dead.set(dead)
-
-    def on_durability(self, durable: bool) -> None:
-        self.write_durable.set(1 if durable else 0)
-
-    def on_redis_topology(self, mode: str, primary: str, replicas: int) -> None:
-        """The topology seen now; the previous primary's series is dropped."""
-        self.redis_topology.clear()
-        self.redis_topology.labels(mode, primary).set(1)
-        self.redis_replicas.set(replicas)
-
-    def on_redis_error(self, op: str) -> None:
-        self.redis_errors.labels(op).inc()
 
     def on_upstream_success_false(self, route: str) -> None:
         """Zuora answered 2xx but ``success: false`` (the payment alerts count these)."""

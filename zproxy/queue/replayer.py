@@ -2,7 +2,7 @@
 
 Each round claims the head write of up to ``concurrency`` order keys, replays them in
 parallel through the injected ``send`` (the lead's upstream client + breaker), and records
-one outcome per claim, judged by ``zproxy.policy.writes.classify_replay``. Decisions:
+one outcome per claim, judged by ``zproxy.policy.replay.classify_replay``. Decisions:
 
 - A write past ``max_age`` (from acceptance, or from an operator's re-queue) is dead-lettered
   as ``expired_idempotency_window`` before anything is sent.
@@ -36,7 +36,7 @@ import structlog
 
 from zproxy.clock import Clock
 from zproxy.errors import StoreUnavailable
-from zproxy.policy.writes import (
+from zproxy.policy.replay import (
     DEFAULT_MAX_AGE,
     Applied,
     Backoff,

@@ -26,8 +26,8 @@ from zproxy.errors import (
     UpstreamTimeout,
 )
 from zproxy.observability.metrics import Metrics
+from zproxy.policy.replay import ReplayResult
 from zproxy.policy.routes import render_tags
-from zproxy.policy.writes import ReplayResult
 from zproxy.queue.crypto import Cipher
 from zproxy.queue.grants import GrantStore
 from zproxy.queue.keyfile import load_cipher
@@ -37,7 +37,8 @@ from zproxy.queue.partitioned import AnyRedisQueue
 from zproxy.queue.pending import PendingKeys
 from zproxy.queue.replayer import Replayer
 from zproxy.store.cache import CacheStore
-from zproxy.upstream.breaker import BreakerOpen, BreakerSet
+from zproxy.upstream.breaker import BreakerSet
+from zproxy.upstream.breaker_model import BreakerOpen
 from zproxy.upstream.gateway import Gateway, UpstreamCall
 from zproxy.upstream.limiter import LimiterRejected
 

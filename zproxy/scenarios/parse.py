@@ -17,7 +17,7 @@ from zproxy.scenarios import model as m
 from zproxy.scenarios.settings import merged_config, validate_config
 from zproxy.scenarios.yaml_lines import Located, load_located
 from zproxy.testing.fake_zuora.faults import FaultSpecError, parse_rule
-from zproxy.upstream.breaker import MODES
+from zproxy.upstream.breaker_model import MODES
 
 TOP_KEYS = frozenset(
     {"name", "description", "seed", "traffic", "phases", "invariants"}

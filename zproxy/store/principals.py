@@ -1,7 +1,7 @@
 """Which principal a bearer token belongs to, learned from ``/oauth/token`` answers.
 
 ``remember(token_hash(token), grant.principal, grant.expires_in)`` when zproxy forwards a
-token grant (``zproxy.policy.keys.principal_from_token_response``); ``lookup`` on every
+token grant (``zproxy.policy.credentials.principal_from_token_response``); ``lookup`` on every
 request with a bearer token. Unknown tokens return None and the caller keys on
 ``fallback_principal`` (a hash of the token).
 

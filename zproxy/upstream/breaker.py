@@ -1,8 +1,9 @@
-"""Circuit breakers per route group: the set of named breakers, and the package's public face.
+"""Circuit breakers per route group: the set of named breakers, one per group.
 
-The parts: ``breaker_model`` (settings, permits, refusals, records, the listener contract),
-``breaker_state`` (one group's state machine over pybreaker's storage, timed by our clock),
-``breaker_sync`` (sharing transitions between processes through Redis).
+The other parts (import each name from the module that defines it): ``breaker_model``
+(settings, permits, refusals, records, the listener contract), ``breaker_state`` (one group's
+state machine over pybreaker's storage, timed by our clock), ``breaker_sync`` (sharing
+transitions between processes through Redis).
 
 Use: decide under no await, then do the I/O::
 
@@ -24,34 +25,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from zproxy.clock import Clock
-from zproxy.upstream.breaker_model import (
-    DEFAULT_GROUPS,
-    MODES,
-    BreakerConfig,
-    BreakerOpen,
-    BreakerRecord,
-    Mode,
-    Permit,
-    Rejected,
-    State,
-    TransitionListener,
-)
+from zproxy.upstream.breaker_model import DEFAULT_GROUPS, BreakerConfig, Mode, TransitionListener
 from zproxy.upstream.breaker_state import Breaker
-
-__all__ = [
-    "DEFAULT_GROUPS",
-    "MODES",
-    "Breaker",
-    "BreakerConfig",
-    "BreakerOpen",
-    "BreakerRecord",
-    "BreakerSet",
-    "Mode",
-    "Permit",
-    "Rejected",
-    "State",
-    "TransitionListener",
-]
 
 
 class BreakerSet:

@@ -2,7 +2,8 @@
 ``TransitionListener``s (metrics, the replayer's wake-up), the publisher that shares
 them between processes (``breaker_sync``), and the log (``log_transition``: a local
 transition at ``warning`` with its reason and the counts behind it, one adopted from another
-process at ``info`` as ``remote``). A failing listener is logged, never raised."""
+process at ``info`` as ``remote``; ``tripped_by`` gathers the counts). A failing listener is
+logged, never raised."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 import pybreaker
 import structlog
 
-from zproxy.upstream.breaker_model import BreakerRecord, State, TransitionListener
+from zproxy.policy.outcomes import SlidingCounts
+from zproxy.upstream.breaker_model import BreakerConfig, BreakerRecord, State, TransitionListener
 
 log = structlog.get_logger("zproxy.upstream.breaker")
 
@@ -41,6 +43,38 @@ def log_transition(
         log.info(event, **fields)
     else:
         log.warning(event, **fields)
+
+
+def tripped_by(
+    reason: str,
+    c: BreakerConfig,
+    now: float,
+    *,
+    window: SlidingCounts,
+    consecutive: int,
+    probes_in_flight: int,
+    opened_mono: float,
+    probes_succeeded: int,
+) -> dict[str, object]:
+    """What tripped a transition, for its log line (read before the breaker's counters reset)."""
+    if reason in ("consecutive_failures", "failure_ratio", "probe_failed"):
+        calls, failures = window.counts(now)
+        return {
+            "consecutive_failures": consecutive,
+            "failure_threshold": c.failure_threshold,
+            "window_calls": calls,
+            "window_failures": failures,
+            "failure_ratio": c.failure_ratio,
+            "min_calls": c.min_calls,
+            "retry_after": c.reset_timeout,
+        }
+    if reason == "probe_timeout":
+        return {"probes_in_flight": probes_in_flight, "probe_timeout": c.probe_timeout}
+    if reason == "reset_timeout":
+        return {"open_seconds": round(now - opened_mono, 3)}
+    if reason == "probes_succeeded":
+        return {"probes_succeeded": probes_succeeded}
+    return {}
 
 
 class Announcer:

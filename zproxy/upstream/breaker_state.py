@@ -21,7 +21,7 @@ import pybreaker
 from zproxy.clock import Clock
 from zproxy.policy.outcomes import Outcome, SlidingCounts
 from zproxy.upstream.breaker_listeners import NAMES as _NAMES
-from zproxy.upstream.breaker_listeners import Announcer, Bridge, log_transition
+from zproxy.upstream.breaker_listeners import Announcer, Bridge, log_transition, tripped_by
 from zproxy.upstream.breaker_model import (
     MODES,
     BreakerConfig,
@@ -265,7 +265,17 @@ class Breaker:
         old = self._storage.state
         if old == new:
             return False
-        log_transition(self.group, _NAMES[old], _NAMES[new], reason, self._counts(reason, now))
+        counts = tripped_by(
+            reason,
+            self.config,
+            now,
+            window=self._window,
+            consecutive=self._storage.counter,
+            probes_in_flight=self._probes_in_flight,
+            opened_mono=self._opened_mono,
+            probes_succeeded=self._storage.success_counter,
+        )
+        log_transition(self.group, _NAMES[old], _NAMES[new], reason, counts)
         self._new_generation()
         self._probes_issued = self._probes_in_flight = 0
         if new == _OPEN:
@@ -281,28 +291,6 @@ class Breaker:
         if publish:
             self._announcer.publish(self.record_view)
         return True
-
-    def _counts(self, reason: str, now: float) -> dict[str, object]:
-        """What tripped the transition, for its log line (read before the counters reset)."""
-        c = self.config
-        if reason in ("consecutive_failures", "failure_ratio", "probe_failed"):
-            calls, failures = self._window.counts(now)
-            return {
-                "consecutive_failures": self._storage.counter,
-                "failure_threshold": c.failure_threshold,
-                "window_calls": calls,
-                "window_failures": failures,
-                "failure_ratio": c.failure_ratio,
-                "min_calls": c.min_calls,
-                "retry_after": c.reset_timeout,
-            }
-        if reason == "probe_timeout":
-            return {"probes_in_flight": self._probes_in_flight, "probe_timeout": c.probe_timeout}
-        if reason == "reset_timeout":
-            return {"open_seconds": round(now - self._opened_mono, 3)}
-        if reason == "probes_succeeded":
-            return {"probes_succeeded": self._storage.success_counter}
-        return {}
 
     def _new_generation(self) -> None:
         self._generation += 1

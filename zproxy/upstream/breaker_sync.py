@@ -34,7 +34,8 @@ import redis.asyncio as aioredis
 import structlog
 from redis.asyncio.cluster import RedisCluster
 
-from zproxy.upstream.breaker import MODES, BreakerRecord, BreakerSet, State
+from zproxy.upstream.breaker import BreakerSet
+from zproxy.upstream.breaker_model import MODES, BreakerRecord, State
 
 log = structlog.get_logger("zproxy.upstream.breaker_sync")
 

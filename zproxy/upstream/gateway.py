@@ -33,7 +33,9 @@ from zproxy.observability.metrics import Metrics
 from zproxy.policy.outcomes import Outcome, classify_outcome
 from zproxy.policy.retry_after import cooldown_after_429, parse_retry_after
 from zproxy.upstream.boundary import UpstreamStream, cause_of
-from zproxy.upstream.breaker import Breaker, BreakerOpen, BreakerSet, Permit, Rejected
+from zproxy.upstream.breaker import BreakerSet
+from zproxy.upstream.breaker_model import BreakerOpen, Permit, Rejected
+from zproxy.upstream.breaker_state import Breaker
 from zproxy.upstream.client import Body, UpstreamClient, UpstreamResponse
 from zproxy.upstream.limiter import Limiter, LimiterRejected, Slot
 from zproxy.upstream.retry import RetryPolicy

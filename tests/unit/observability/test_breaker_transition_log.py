@@ -11,7 +11,8 @@ from structlog.testing import capture_logs
 from tests.support.fakes import Transitions
 from zproxy.clock import FakeClock
 from zproxy.policy.outcomes import Outcome
-from zproxy.upstream.breaker import Breaker, BreakerConfig, BreakerRecord, Permit
+from zproxy.upstream.breaker_model import BreakerConfig, BreakerRecord, Permit
+from zproxy.upstream.breaker_state import Breaker
 
 
 def _breaker(clock: FakeClock, **config: Any) -> tuple[Breaker, Transitions]:

@@ -6,19 +6,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from zproxy.policy.credentials import (
+    Credential,
+    credential_of,
+    fallback_principal,
+    principal_from_token_response,
+    token_hash,
+)
 from zproxy.policy.keys import (
     ENTRY_PREFIX,
-    Credential,
     Hasher,
     Identity,
     cache_key,
     canonical_query,
-    credential_of,
-    fallback_principal,
     identity_of,
-    principal_from_token_response,
     principal_of_key,
-    token_hash,
 )
 
 SECRET = b"0123456789abcdef-test-secret"

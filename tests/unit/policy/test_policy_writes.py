@@ -6,24 +6,26 @@ import random
 
 import pytest
 
-from zproxy.policy.routes import WritePolicy
-from zproxy.policy.writes import (
+from zproxy.policy.replay import (
     AUTH_RETRIES,
     Applied,
     Backoff,
     Dead,
+    ReplayResult,
+    Retry,
+    check_age,
+    classify_replay,
+    parse_retry_after,
+)
+from zproxy.policy.routes import WritePolicy
+from zproxy.policy.writes import (
     Forward,
     Queue,
     Reject,
     Reject503,
-    ReplayResult,
-    Retry,
     Unknown504,
-    check_age,
-    classify_replay,
     decide_write,
     on_forward_failure,
-    parse_retry_after,
 )
 
 QUEUE = WritePolicy(on_outage="queue")

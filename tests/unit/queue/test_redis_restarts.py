@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from zproxy.clock import FakeClock
-from zproxy.policy.writes import ReplayResult
+from zproxy.policy.replay import ReplayResult
 from zproxy.queue.crypto import Cipher
 from zproxy.queue.model import QueuedWrite
 from zproxy.queue.redis_queue import RedisWriteQueue, queue_redis_client

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from tests.support.queue import KEY, T0, make_write
 from zproxy.clock import FakeClock, SystemClock
-from zproxy.policy.writes import ReplayResult
+from zproxy.policy.replay import ReplayResult
 from zproxy.queue.crypto import Cipher
 from zproxy.queue.model import IDEMPOTENCY_HEADER, QueuedWrite
 from zproxy.queue.redis_queue import RedisWriteQueue, queue_redis_client

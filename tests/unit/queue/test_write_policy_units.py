@@ -8,6 +8,7 @@ import pytest
 from tests.support.queue import T0, make_write
 from zproxy.clock import FakeClock
 from zproxy.policy import writes as wp
+from zproxy.policy.replay import ReplayResult
 from zproxy.policy.routes import WritePolicy
 from zproxy.queue.replayer import Replayer
 from zproxy.queue.store import MemoryWriteQueue
@@ -58,10 +59,10 @@ def test_writes_behind_queued_ones_join_the_line_when_they_may() -> None:
 async def test_a_replay_the_breaker_refused_is_released_without_backoff() -> None:
     queue = MemoryWriteQueue()
     await queue.enqueue(make_write(1))
-    answers = [wp.ReplayResult(error="breaker_open"), wp.ReplayResult(200, b'{"success":true}')]
+    answers = [ReplayResult(error="breaker_open"), ReplayResult(200, b'{"success":true}')]
     sent: list[str] = []
 
-    async def send(write: object) -> wp.ReplayResult:
+    async def send(write: object) -> ReplayResult:
         sent.append(str(write))
         return answers.pop(0)
 

@@ -14,15 +14,15 @@ from tests.support.fakes import Transitions
 from zproxy.clock import FakeClock
 from zproxy.errors import UpstreamConnectError
 from zproxy.policy.outcomes import Outcome, classify_outcome
-from zproxy.upstream.breaker import (
-    Breaker,
+from zproxy.upstream.breaker import BreakerSet
+from zproxy.upstream.breaker_model import (
     BreakerConfig,
     BreakerOpen,
     BreakerRecord,
-    BreakerSet,
     Permit,
     Rejected,
 )
+from zproxy.upstream.breaker_state import Breaker
 
 _RECORD = {
     "S": Outcome.SUCCESS,

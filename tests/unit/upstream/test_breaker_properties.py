@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from zproxy.clock import FakeClock
 from zproxy.policy.outcomes import Outcome
-from zproxy.upstream.breaker import Breaker, BreakerConfig, Permit, Rejected
+from zproxy.upstream.breaker_model import BreakerConfig, Permit, Rejected
+from zproxy.upstream.breaker_state import Breaker
 
 OUTCOMES = list(Outcome)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from zproxy.clock import FakeClock
 from zproxy.policy.outcomes import Outcome
-from zproxy.upstream.breaker import Breaker, BreakerConfig, BreakerRecord, BreakerSet, Permit
+from zproxy.upstream.breaker import BreakerSet
+from zproxy.upstream.breaker_model import BreakerConfig, BreakerRecord, Permit
+from zproxy.upstream.breaker_state import Breaker
 
 
 class Transitions:

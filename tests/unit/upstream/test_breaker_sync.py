@@ -12,7 +12,9 @@ from tests.support.fakes import Transitions
 from zproxy.clock import FakeClock
 from zproxy.policy.outcomes import Outcome
 from zproxy.store.embedded import RedisServer, free_port
-from zproxy.upstream.breaker import Breaker, BreakerSet, Permit
+from zproxy.upstream.breaker import BreakerSet
+from zproxy.upstream.breaker_model import Permit
+from zproxy.upstream.breaker_state import Breaker
 from zproxy.upstream.breaker_sync import BreakerSync
 
 

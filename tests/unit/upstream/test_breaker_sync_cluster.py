@@ -19,7 +19,9 @@ from zproxy.clock import FakeClock
 from zproxy.policy.outcomes import Outcome
 from zproxy.store.connect import redis_client
 from zproxy.testing.redis_sets import Binaries, ClusterSet, SentinelSet
-from zproxy.upstream.breaker import Breaker, BreakerSet, Permit
+from zproxy.upstream.breaker import BreakerSet
+from zproxy.upstream.breaker_model import Permit
+from zproxy.upstream.breaker_state import Breaker
 from zproxy.upstream.breaker_sync import BreakerSync
 
 

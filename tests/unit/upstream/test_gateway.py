@@ -17,7 +17,8 @@ from zproxy.errors import UpstreamProtocolError
 from zproxy.observability.metrics import Metrics
 from zproxy.policy.outcomes import Outcome
 from zproxy.policy.retry_after import cooldown_after_429
-from zproxy.upstream.breaker import BreakerConfig, BreakerOpen, BreakerSet, Permit
+from zproxy.upstream.breaker import BreakerSet
+from zproxy.upstream.breaker_model import BreakerConfig, BreakerOpen, Permit
 from zproxy.upstream.client import Body, UpstreamClient, UpstreamResponse
 from zproxy.upstream.gateway import Gateway, UpstreamCall
 from zproxy.upstream.limiter import ConcurrencyLimiter, LimiterConfig, LimiterRejected
