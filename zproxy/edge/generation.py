@@ -12,22 +12,7 @@ from zproxy.edge.services import Services
 from zproxy.store.coalesce import Coalescer, RedisLock
 from zproxy.upstream.client import UpstreamClient
 from zproxy.upstream.gateway import Gateway
-from zproxy.upstream.retry import RetryBudget, RetryConfig, RetryPolicy
-
-
-def retry_policy(settings: Settings, services: Services) -> RetryPolicy:
-    r = settings.retry
-    config = RetryConfig(
-        max_attempts=r.max_attempts,
-        base_delay=r.base_delay,
-        max_delay=r.max_delay,
-        deadline=r.deadline,
-        budget_ratio=r.budget_ratio,
-        budget_window=r.budget_window,
-        budget_min_retries=r.budget_min_retries,
-    )
-    budget = RetryBudget.from_config(config, services.clock, services.metrics)
-    return RetryPolicy(config, services.clock, budget=budget)
+from zproxy.upstream.wiring import build_retry
 
 
 async def next_generation(first: Services, settings: Settings) -> Services:
@@ -38,7 +23,7 @@ async def next_generation(first: Services, settings: Settings) -> Services:
         upstream,
         first.breakers,
         first.gateway.limiter,
-        retry_policy(settings, first),
+        build_retry(settings, first.clock, first.metrics),
         first.metrics,
         first.clock,
     )

@@ -44,19 +44,6 @@ def build_gateway(
     breakers: BreakerSet,
     redis: Redis,
 ) -> Gateway:
-    r = settings.retry
-    retry_config = RetryConfig(
-        max_attempts=r.max_attempts,
-        base_delay=r.base_delay,
-        max_delay=r.max_delay,
-        deadline=r.deadline,
-        budget_ratio=r.budget_ratio,
-        budget_window=r.budget_window,
-        budget_min_retries=r.budget_min_retries,
-    )
-    retry = RetryPolicy(
-        retry_config, clock, budget=RetryBudget.from_config(retry_config, clock, metrics)
-    )
     local = ConcurrencyLimiter(
         LimiterConfig(pools=dict(settings.upstream.pools), max_wait=settings.upstream.pool_wait),
         clock,
@@ -65,4 +52,21 @@ def build_gateway(
     # Zuora caps concurrency per tenant: the pools are shared by every process using this URL.
     scope = f"{settings.upstream.url.host}:{settings.upstream.url.port}"
     limiter = FleetLimiter(local, redis, scope=scope, listener=metrics)
-    return Gateway(upstream, breakers, limiter, retry, metrics, clock)
+    return Gateway(
+        upstream, breakers, limiter, build_retry(settings, clock, metrics), metrics, clock
+    )
+
+
+def build_retry(settings: Settings, clock: Clock, metrics: Metrics) -> RetryPolicy:
+    """The retry policy of ``settings`` (built anew for each config a reload brings)."""
+    r = settings.retry
+    config = RetryConfig(
+        max_attempts=r.max_attempts,
+        base_delay=r.base_delay,
+        max_delay=r.max_delay,
+        deadline=r.deadline,
+        budget_ratio=r.budget_ratio,
+        budget_window=r.budget_window,
+        budget_min_retries=r.budget_min_retries,
+    )
+    return RetryPolicy(config, clock, budget=RetryBudget.from_config(config, clock, metrics))
