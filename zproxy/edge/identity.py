@@ -6,8 +6,9 @@ client share cache entries); anything else, or a token never seen, hashes to its
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import parse_qs
 
 import orjson
@@ -32,6 +33,11 @@ _IDENTITY_HEADERS = frozenset(
     {"authorization", "apiaccesskeyid", "apisecretaccesskey", "cookie"}
     | {name.lower() for name in SCOPING_HEADERS}
 )
+#: What a caller is computed from: the identity headers and ``Connection`` (exact pairs).
+_MEMO_HEADERS = _IDENTITY_HEADERS | {"connection"}
+#: How many distinct header sets ``Identities`` remembers the hashing of (LRU).
+MEMO_SIZE = 4096
+_MemoKey = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,10 @@ class Identities:
         #: Told of every token grant (the write queue keeps the newest token per principal
         #: so replays after a long outage do not go out with an expired one).
         self.on_grant: Callable[[str, str, float], Awaitable[None]] | None = None
+        #: The pure part of ``caller`` (parsing, HMACs), keyed by the exact header pairs it
+        #: reads; None = no cacheable caller. The principal a token resolves to is not in it:
+        #: ``PrincipalStore.lookup`` answers that on every request (grants, ``forget``).
+        self._memo: OrderedDict[_MemoKey, Caller | None] = OrderedDict()
 
     async def caller(self, headers: Mapping[str, str]) -> Caller | None:
         """The request's identity, or None without credentials (never served from cache).
@@ -64,22 +74,40 @@ class Identities:
         by ``Connection``, or dropped as unsafe text (``safe_value``). Zuora's answer would
         not be the one this identity gets.
         """
+        key = _memo_key(headers)
+        memo = self._memo
+        if key in memo:
+            memo.move_to_end(key)
+            base = memo[key]
+        else:
+            base = self._compute(headers)
+            memo[key] = base
+            if len(memo) > MEMO_SIZE:
+                memo.popitem(last=False)
+        if base is None or base.token_hash is None:
+            return base
+        try:
+            principal = await self.principals.lookup(base.token_hash)
+        except StoreUnavailable:
+            principal = None
+        if principal is None or principal == base.identity.principal:
+            return base
+        return Caller(replace(base.identity, principal=principal), base.credential, base.token_hash)
+
+    def _compute(self, headers: Mapping[str, str]) -> Caller | None:
+        """The caller as if its token were unknown (principal = ``fallback_principal``)."""
         if not _identity_reaches_zuora(headers):
             return None
         credential = credential_of(headers)
         if credential is None:
             return None
-        th: str | None = None
-        principal: str | None = None
-        if credential.kind == "token":
-            th = token_hash(self.hasher, credential.value)
-            try:
-                principal = await self.principals.lookup(th)
-            except StoreUnavailable:
-                principal = None
-        if principal is None:
-            principal = fallback_principal(self.hasher, credential)
+        th = token_hash(self.hasher, credential.value) if credential.kind == "token" else None
+        principal = fallback_principal(self.hasher, credential)
         return Caller(identity_of(headers, principal), credential, th)
+
+    def forget_headers(self, headers: Mapping[str, str]) -> None:
+        """Drop the memo entry of these headers (a credential Zuora refused)."""
+        self._memo.pop(_memo_key(headers), None)
 
     async def learn_token(self, request_body: bytes, response_body: bytes) -> None:
         """A ``/oauth/token`` 200 passed through: remember which principal the token is."""
@@ -111,6 +139,7 @@ class Identities:
     async def refused(self, headers: Mapping[str, str]) -> None:
         """Zuora answered 401/403: that credential's mapping and cached entries go."""
         caller = await self.caller(headers)
+        self.forget_headers(headers)
         if caller is None:
             return
         try:
@@ -119,3 +148,7 @@ class Identities:
             await self.cache.purge_principal(caller.identity.principal)
         except StoreUnavailable:
             log.warning("purge_after_401_failed", reason="redis unavailable")
+
+
+def _memo_key(headers: Mapping[str, str]) -> _MemoKey:
+    return tuple((k, v) for k, v in headers.items() if k.lower() in _MEMO_HEADERS)
