@@ -168,7 +168,12 @@ def metered_stack(config_text: str | None = None, *, latency_ms: int = 0) -> Ite
             redis_url=redis.url,
             data_dir=Path(tmp) / "zp",
             config=config,
-            env={"ZPROXY_LOG_FORMAT": "json", "ZPROXY_ADMIN_TOKEN": "bench"},
+            env={
+                "ZPROXY_LOG_FORMAT": "json",
+                "ZPROXY_ADMIN_TOKEN": "bench",
+                # NO_ROUTES (pure pass-through) is refused at start-up unless it is meant.
+                "ZPROXY_PASS_THROUGH_ONLY": "1" if config_text == NO_ROUTES else "",
+            },
         )
         try:
             proxy.start()
