@@ -176,23 +176,41 @@ class Raw:
     def body(self) -> bytes:
         return self.data.partition(b"\r\n\r\n")[2]
 
+    def header(self, name: str) -> str | None:
+        for line in self.head.split(b"\r\n")[1:]:
+            key, _, value = line.partition(b":")
+            if key.strip().lower() == name.lower().encode():
+                return value.strip().decode()
+        return None
+
     def json(self) -> Any:
         return orjson.loads(self.body)
 
 
-async def raw_exchange(port: int, data: bytes, *, timeout: float = 5.0) -> Raw:
-    """Send ``data`` and read until the server closes (or ``timeout`` passes: not closed)."""
+async def read_all(reader: asyncio.StreamReader, timeout: float) -> tuple[bytes, bool]:
+    """Everything until the server closes (True), or what came within ``timeout`` (False)."""
+    received = b""
+    try:
+        async with asyncio.timeout(timeout):
+            while chunk := await reader.read(65536):
+                received += chunk
+    except TimeoutError:
+        return received, False
+    return received, True
+
+
+async def raw_exchange(
+    port: int, data: bytes, *, timeout: float = 5.0, half_close: bool = False
+) -> Raw:
+    """Send ``data`` (then shut the sending side when ``half_close``) and read until the
+    server closes (or ``timeout`` passes: not closed)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(data)
         await writer.drain()
-        received = b""
-        try:
-            async with asyncio.timeout(timeout):
-                while chunk := await reader.read(65536):
-                    received += chunk
-        except TimeoutError:
-            return Raw(received, closed=False)
-        return Raw(received, closed=True)
+        if half_close:
+            writer.write_eof()
+        received, closed = await read_all(reader, timeout)
+        return Raw(received, closed)
     finally:
         writer.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.e2e.http_edge.conftest import Seen, StartEdge
-from tests.e2e.http_edge.wire import read_all
+from tests.support.http import read_all
 
 
 async def test_trickled_body_hits_the_total_deadline(start_edge: StartEdge, seen: Seen) -> None:

@@ -12,8 +12,9 @@ import struct
 import aiohttp
 
 from tests.e2e.http_edge.conftest import Seen
-from tests.e2e.http_edge.wire import log_events, raw_exchange, requests_total
+from tests.e2e.http_edge.wire import log_events, requests_total
 from tests.support import eventually
+from tests.support.http import raw_exchange
 from zproxy.testing.proxy_process import ZproxyProcess
 
 UNPARSABLE = [

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.e2e.http_edge.conftest import Seen
-from tests.e2e.http_edge.wire import raw_exchange, read_all
+from tests.support.http import raw_exchange, read_all
 from zproxy.testing.proxy_process import ZproxyProcess
 
 HEAD = (

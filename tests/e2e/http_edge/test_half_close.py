@@ -5,7 +5,7 @@ half-close cuts short is not forwarded whole (a write is never applied on a part
 from __future__ import annotations
 
 from tests.e2e.http_edge.conftest import Seen
-from tests.e2e.http_edge.wire import raw_exchange
+from tests.support.http import raw_exchange
 from zproxy.testing.proxy_process import ZproxyProcess
 
 

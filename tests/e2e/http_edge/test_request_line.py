@@ -10,7 +10,7 @@ import asyncio
 import pytest
 
 from tests.e2e.http_edge.conftest import Seen
-from tests.e2e.http_edge.wire import raw_exchange
+from tests.support.http import raw_exchange
 from zproxy.testing.proxy_process import ZproxyProcess
 
 LINES = {

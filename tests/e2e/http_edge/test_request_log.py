@@ -8,8 +8,9 @@ import re
 
 import aiohttp
 
-from tests.e2e.http_edge.wire import log_events, raw_exchange
+from tests.e2e.http_edge.wire import log_events
 from tests.support import eventually
+from tests.support.http import raw_exchange
 from zproxy.testing.proxy_process import ZproxyProcess
 
 TOKEN = "tok-Sup3rSecretBearerValue"
