@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 import pytest
 
 from zproxy.clock import FakeClock
+from zproxy.policy.outcomes import Outcome
+from zproxy.upstream.breaker import BreakerSet
+from zproxy.upstream.breaker_model import Permit
+from zproxy.upstream.breaker_state import Breaker
+from zproxy.upstream.breaker_sync import BreakerSync
 
 
 @dataclass
@@ -40,3 +45,17 @@ def clock() -> FakeClock:
 @pytest.fixture
 def fake_sleep(clock: FakeClock) -> FakeSleep:
     return FakeSleep(clock)
+
+
+def trip(breaker: Breaker) -> None:
+    """Fail ``breaker`` until it opens."""
+    for _ in range(breaker.config.failure_threshold):
+        permit = breaker.acquire()
+        assert isinstance(permit, Permit)
+        breaker.record(permit, Outcome.OUTAGE_FAILURE)
+    assert breaker.state == "open"
+
+
+def breakers_of(sync: BreakerSync) -> BreakerSet:
+    """The breakers a ``BreakerSync`` shares."""
+    return sync._breakers

@@ -8,13 +8,12 @@ from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 
-from tests.support.fakes import Transitions
+from tests.support.fakes import Transitions, breakers_of, trip
 from zproxy.clock import FakeClock
 from zproxy.policy.outcomes import Outcome
 from zproxy.store.embedded import RedisServer, free_port
 from zproxy.upstream.breaker import BreakerSet
 from zproxy.upstream.breaker_model import Permit
-from zproxy.upstream.breaker_state import Breaker
 from zproxy.upstream.breaker_sync import BreakerSync
 
 
@@ -38,18 +37,6 @@ async def process(url: str, clock: FakeClock) -> AsyncIterator[BreakerSync]:
     finally:
         await sync.stop()
         await client.aclose()
-
-
-def trip(breaker: Breaker) -> None:
-    for _ in range(breaker.config.failure_threshold):
-        permit = breaker.acquire()
-        assert isinstance(permit, Permit)
-        breaker.record(permit, Outcome.OUTAGE_FAILURE)
-    assert breaker.state == "open"
-
-
-def breakers_of(sync: BreakerSync) -> BreakerSet:
-    return sync._breakers
 
 
 async def test_open_in_one_process_is_seen_in_the_other(redis_url: str) -> None:

@@ -14,14 +14,11 @@ import pytest
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
-from tests.support.fakes import Transitions
+from tests.support.fakes import Transitions, breakers_of, trip
 from zproxy.clock import FakeClock
-from zproxy.policy.outcomes import Outcome
 from zproxy.store.connect import redis_client
 from zproxy.testing.redis_sets import Binaries, ClusterSet, SentinelSet
 from zproxy.upstream.breaker import BreakerSet
-from zproxy.upstream.breaker_model import Permit
-from zproxy.upstream.breaker_state import Breaker
 from zproxy.upstream.breaker_sync import BreakerSync
 
 
@@ -62,18 +59,6 @@ async def process(url: str, clock: FakeClock) -> AsyncIterator[BreakerSync]:
     finally:
         await sync.stop()
         await client.aclose()
-
-
-def trip(breaker: Breaker) -> None:
-    for _ in range(breaker.config.failure_threshold):
-        permit = breaker.acquire()
-        assert isinstance(permit, Permit)
-        breaker.record(permit, Outcome.OUTAGE_FAILURE)
-    assert breaker.state == "open"
-
-
-def breakers_of(sync: BreakerSync) -> BreakerSet:
-    return sync._breakers
 
 
 async def test_cluster_keys_and_channel_share_one_slot(cluster: ClusterSet) -> None:
