@@ -8,6 +8,7 @@ the raw request, which can be an ``Authorization`` or ``Cookie`` line."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import sys
 import time
@@ -103,10 +104,11 @@ class HotLines:
     """The per-request line without structlog's processor chain: the same fields, the same
     redaction (``Redact``'s rules: every value outside ``_TRUSTED_KEYS`` through
     ``redact_value`` and CR/LF escaped), the same ``level``/``timestamp``, rendered by one
-    ``orjson.dumps`` into the stream's buffer; the buffer is flushed once per event-loop pass
-    (the lines of every request answered in that pass leave in one write)."""
+    ``orjson.dumps`` into a buffer of its own, written out once per event-loop pass (the lines of
+    every request answered in that pass leave in one write, even when the stream itself is
+    unbuffered, as with ``PYTHONUNBUFFERED=1`` in the container)."""
 
-    __slots__ = ("_flushing", "_memo", "_redact", "_stamp", "_stream")
+    __slots__ = ("_memo", "_pending", "_redact", "_stamp", "_stream")
 
     def __init__(self, redact: RedactValue, stream: BinaryIO) -> None:
         self._redact = redact
@@ -115,7 +117,8 @@ class HotLines:
         #: (field, value) -> its redacted form: a hit repeats the same path, identity and
         #: sizes; redaction is a pure function of both (the card scan is ~10 us a path).
         self._memo: dict[tuple[str, object], Any] = {}
-        self._flushing = False
+        #: Lines rendered in this loop pass, not yet written.
+        self._pending: list[bytes] = []
 
     def info(self, event: str, fields: dict[str, Any]) -> None:
         memo = self._memo
@@ -134,17 +137,20 @@ class HotLines:
         fields["event"] = event
         fields["level"] = "info"
         self._stamp(None, "", fields)
-        self._stream.write(orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE))
-        if not self._flushing:  # one flush (one write syscall) per event-loop pass
+        pending = self._pending
+        pending.append(orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE))
+        if len(pending) == 1:  # the first line of this pass: one write when the pass ends
             try:
-                asyncio.get_running_loop().call_soon(self._flush)
-                self._flushing = True
+                asyncio.get_running_loop().call_soon(self.flush)
             except RuntimeError:  # no loop running: now
-                self._stream.flush()
+                self.flush()
 
-    def _flush(self) -> None:
-        self._flushing = False
-        self._stream.flush()
+    def flush(self) -> None:
+        """Write the pending lines (also at exit: a line rendered last is not lost)."""
+        if self._pending:
+            lines, self._pending = self._pending, []
+            self._stream.write(b"".join(lines))
+            self._stream.flush()
 
 
 _SCALARS: Final = frozenset({str, int, float})
@@ -156,6 +162,12 @@ _MEMO_SIZE: Final = 16_384
 #: Set by ``configure_logging`` when lines are JSON and ``info`` is logged; else None (the
 #: caller logs through structlog, which renders the console format or filters the level).
 _hot: list[HotLines | None] = [None]
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    if _hot[0] is not None:
+        _hot[0].flush()
 
 
 def hot_lines() -> HotLines | None:
@@ -192,6 +204,7 @@ def _stdlib_handler(json_lines: bool, redact: RedactValue) -> logging.Handler:
 def configure_logging(redact: RedactValue, fmt: str = "json", level: str = "info") -> None:
     json_lines = fmt == "json"
     info_on = logging.getLevelNamesMapping()[level.upper()] <= logging.INFO
+    _flush_at_exit()
     _hot[0] = HotLines(redact, sys.stderr.buffer) if json_lines and info_on else None
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=orjson.dumps)
