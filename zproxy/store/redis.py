@@ -17,13 +17,11 @@ coalescing locks share one hash slot and every script and MGET stays on one node
                                 or callout changed what the entry shows; read back with the
                                 entry (one MGET) and removed when the entry is stored again
 
-Memory: index members are the 32-char digest, not the 71-byte entry key (the scripts rebuild
-``zc:e:<P>:`` + digest, so the key and its marker stay in the principal's slot), which keeps a
-tag index, and each principal bucket up to ~2,000 entries a principal, within Redis's default
-listpack limits (128 members of at most 64 bytes): ~45 B a member instead of ~150-220 B in a
-skiplist. With the codec's dictionary a warm ``GET /v1/accounts/{id}`` entry (1.6 KB body)
-costs ~0.35x its body in all (``benchmarks/peers.py``); nothing relies on the server's
-encoding settings, they only change the figure.
+Index members are the digest, not the entry key (scripts rebuild ``zc:e:<P>:`` + digest), so
+tag indexes and principal buckets (to ~2,000 entries a principal) stay within Redis's default
+listpack limits (128 members <= 64 B): ~45 B a member, not ~150-220 B in a skiplist. With the
+codec's dictionary an account entry (1.6 KB body) costs 0.35-0.4x its body in all
+(``benchmarks/peers.py``). Server encoding settings only change that figure, never behaviour.
 
 An index drops members whose entries have expired each time it is written to, and itself
 expires with its last member, so indexes neither outlive their entries nor grow without
@@ -60,16 +58,13 @@ GLOBAL_TAG_PREFIX: Final = KEY_PREFIX + "g:"
 PRINCIPAL_PREFIX: Final = KEY_PREFIX + "p:"
 INVALIDATED_PREFIX: Final = KEY_PREFIX + "i:"
 _BATCH: Final = 500
-#: A principal's entry index is split in this many ZSETs, so that each stays small enough
-#: for Redis's compact listpack encoding (default ``zset-max-listpack-entries`` 128) up to
-#: ~2,000 entries a principal: ~45 B a member instead of ~105 B in a skiplist.
+#: A principal's entry index is split in this many ZSETs, each small enough to stay listpack.
 PRINCIPAL_BUCKETS: Final = 16
 #: How far behind the writers' clocks a principal's global tag score may lag before pruning.
 _GLOBAL_SLACK_MS: Final = 60_000
 
-# KEYS[1] = entry, KEYS[2..] = indexes; ARGV[1] = payload, ARGV[2] = ttl ms, ARGV[3] = the
-# entry's index member (its digest). With ARGV[4] (a lock token) the last key is the entry's
-# coalescing lock, deleted if the token still holds it.
+# KEYS[1] = entry, KEYS[2..] = indexes; ARGV = payload, ttl ms, index member (the digest). With
+# ARGV[4] (a lock token) the last key is the entry's coalescing lock, deleted if still held.
 _SET_LUA = """
 local ttl = tonumber(ARGV[2])
 local t = redis.call('TIME')
@@ -91,8 +86,8 @@ end
 return 1
 """
 
-# KEYS = one principal's indexes, ARGV[1] = its entry key prefix (``zc:e:<P>:``); marks every
-# live member entry invalidated until its own expiry.
+# KEYS = one principal's indexes, ARGV[1] = ``zc:e:<P>:``; marks every live member entry
+# invalidated until its own expiry.
 _INVALIDATE_LUA = """
 local marked = 0
 for i = 1, #KEYS do
@@ -109,8 +104,8 @@ end
 return marked
 """
 
-# KEYS = one principal's indexes, ARGV[1] = its entry key prefix; deletes every member entry
-# and the indexes; returns entries deleted.
+# KEYS = one principal's indexes, ARGV[1] = ``zc:e:<P>:``; deletes every member entry and the
+# indexes; returns entries deleted.
 _PURGE_LUA = """
 local deleted = 0
 for i = 1, #KEYS do
@@ -156,8 +151,7 @@ class KeyLayout:
 
     @staticmethod
     def member(key: str) -> str:
-        """The index member of a ``cache_key``: its digest (the principal is in the index's
-        own name)."""
+        """The index member of a ``cache_key``: its digest (the index names the principal)."""
         return key[len(ENTRY_PREFIX) + len(principal_of_key(key)) + 1 :]
 
     def principal_index(self, principal: str, member: str) -> str:
