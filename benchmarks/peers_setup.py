@@ -58,9 +58,13 @@ def redis_server(tmp: Path, name: str) -> RedisServer:
 
 
 def used_memory(url: str) -> int:
+    """``used_memory`` less the client connections' buffers (``mem_clients_normal``): warming
+    opens tens of pooled connections (~20 KB each, ~0.4 KB an entry over 2,000 entries) that
+    are no cost of the entries stored."""
     client = redis_sync.Redis.from_url(url)
     try:
-        return int(client.info("memory")["used_memory"])
+        info = client.info("memory")
+        return int(info["used_memory"]) - int(info["mem_clients_normal"])
     finally:
         client.close()
 

@@ -6,7 +6,8 @@ storable answers back with their tags. ``principals`` maps bearer tokens to the 
 learned from ``/oauth/token``; ``coalesce`` makes concurrent misses of one key cost one
 upstream call.
 
-Modules: ``cache`` (``CacheEntry``, the ``CacheStore`` protocol), ``codec`` (bytes in Redis),
+Modules: ``cache`` (``CacheEntry``, the ``CacheStore`` protocol), ``codec`` (bytes in Redis;
+``zdict`` its zstd dictionary of Zuora-shaped JSON),
 ``memory`` (dict store for tests), ``redis`` (the real store), ``principals``, ``coalesce``,
 ``embedded`` (the redis-server zproxy starts for itself), ``connect`` (every Redis client zproxy
 builds: one retry on a fresh connection). Redis exceptions become ``zproxy.errors``

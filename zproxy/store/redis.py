@@ -4,9 +4,11 @@ Keys (all under ``zc:``, none under the write queue's namespace; ``<P>`` is the 
 written ``{P}`` on a Redis Cluster so that an identity's entries, markers, indexes and
 coalescing locks share one hash slot and every script and MGET stays on one node)::
 
-    zc:e:<P>:{digest}           an entry (codec bytes), PX = ttl
-    zc:t:<P>:{tag}              ZSET of entry keys with a tag, score = entry expiry (ms)
-    zc:p:<P>                    ZSET of a principal's entry keys, score = entry expiry (ms)
+    zc:e:<P>:{digest}           an entry (``zproxy.store.codec`` bytes), PX = ttl
+    zc:t:<P>:{tag}              ZSET of the digests of <P>'s entries with a tag, score = entry
+                                expiry (ms)
+    zc:p:<P>:{bucket}           ZSET of the digests of <P>'s entries, split in 16 buckets (hex
+                                ``crc32(digest) % 16``), score = entry expiry (ms)
     zc:g:{tag}                  ZSET of the principals holding entries with a tag (score: the
                                 latest expiry, writer's clock): a purge across identities
                                 (writes, callouts, admin) reads it, then purges each
@@ -14,6 +16,12 @@ coalescing locks share one hash slot and every script and MGET stays on one node
     zc:i:{entry key}            "soft-purged" marker, PX = the entry's remaining TTL: a write
                                 or callout changed what the entry shows; read back with the
                                 entry (one MGET) and removed when the entry is stored again
+
+Index members are the digest, not the entry key (scripts rebuild ``zc:e:<P>:`` + digest), so
+tag indexes and principal buckets (to ~2,000 entries a principal) stay within Redis's default
+listpack limits (128 members <= 64 B): ~45 B a member, not ~150-220 B in a skiplist. With the
+codec's dictionary an account entry (1.6 KB body) costs 0.35-0.4x its body in all
+(``benchmarks/peers.py``). Server encoding settings only change that figure, never behaviour.
 
 An index drops members whose entries have expired each time it is written to, and itself
 expires with its last member, so indexes neither outlive their entries nor grow without
@@ -31,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Final, cast
@@ -49,41 +58,45 @@ GLOBAL_TAG_PREFIX: Final = KEY_PREFIX + "g:"
 PRINCIPAL_PREFIX: Final = KEY_PREFIX + "p:"
 INVALIDATED_PREFIX: Final = KEY_PREFIX + "i:"
 _BATCH: Final = 500
+#: A principal's entry index is split in this many ZSETs, each small enough to stay listpack.
+PRINCIPAL_BUCKETS: Final = 16
 #: How far behind the writers' clocks a principal's global tag score may lag before pruning.
 _GLOBAL_SLACK_MS: Final = 60_000
 
-# KEYS[1] = entry, KEYS[2..] = indexes; ARGV[1] = payload, ARGV[2] = ttl ms. With ARGV[3] (a
-# lock token) the last key is the entry's coalescing lock, deleted if the token still holds it.
+# KEYS[1] = entry, KEYS[2..] = indexes; ARGV = payload, ttl ms, index member (the digest). With
+# ARGV[4] (a lock token) the last key is the entry's coalescing lock, deleted if still held.
 _SET_LUA = """
 local ttl = tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local expires = now + ttl
 local last_index = #KEYS
-if ARGV[3] then last_index = #KEYS - 1 end
+if ARGV[4] then last_index = #KEYS - 1 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
 redis.call('DEL', 'zc:i:' .. KEYS[1])
 for i = 2, last_index do
-  redis.call('ZADD', KEYS[i], expires, KEYS[1])
+  redis.call('ZADD', KEYS[i], expires, ARGV[3])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
   local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
   redis.call('PEXPIREAT', KEYS[i], last[2])
 end
-if ARGV[3] and redis.call('GET', KEYS[#KEYS]) == ARGV[3] then
+if ARGV[4] and redis.call('GET', KEYS[#KEYS]) == ARGV[4] then
   redis.call('DEL', KEYS[#KEYS])
 end
 return 1
 """
 
-# KEYS = indexes; marks every live member entry invalidated until its own expiry.
+# KEYS = one principal's indexes, ARGV[1] = ``zc:e:<P>:``; marks every live member entry
+# invalidated until its own expiry.
 _INVALIDATE_LUA = """
 local marked = 0
 for i = 1, #KEYS do
   local members = redis.call('ZRANGE', KEYS[i], 0, -1)
   for j = 1, #members do
-    local ttl = redis.call('PTTL', members[j])
+    local entry = ARGV[1] .. members[j]
+    local ttl = redis.call('PTTL', entry)
     if ttl > 0 then
-      redis.call('SET', 'zc:i:' .. members[j], '1', 'PX', ttl)
+      redis.call('SET', 'zc:i:' .. entry, '1', 'PX', ttl)
       marked = marked + 1
     end
   end
@@ -91,13 +104,18 @@ end
 return marked
 """
 
-# KEYS = indexes; deletes every member entry and the indexes; returns entries deleted.
+# KEYS = one principal's indexes, ARGV[1] = ``zc:e:<P>:``; deletes every member entry and the
+# indexes; returns entries deleted.
 _PURGE_LUA = """
 local deleted = 0
 for i = 1, #KEYS do
   local members = redis.call('ZRANGE', KEYS[i], 0, -1)
   for j = 1, #members, 500 do
-    deleted = deleted + redis.call('DEL', unpack(members, j, math.min(j + 499, #members)))
+    local batch = {}
+    for m = j, math.min(j + 499, #members) do
+      batch[#batch + 1] = ARGV[1] .. members[m]
+    end
+    deleted = deleted + redis.call('DEL', unpack(batch))
   end
   redis.call('DEL', KEYS[i])
 end
@@ -126,6 +144,25 @@ class KeyLayout:
         principal = principal_of_key(key)
         rest = key[len(ENTRY_PREFIX) + len(principal) :]
         return ENTRY_PREFIX + self.principal(principal) + rest
+
+    def entry_prefix(self, principal: str) -> str:
+        """``zc:e:<P>:``: an index member (the digest) appended to it is the entry's key."""
+        return ENTRY_PREFIX + self.principal(principal) + ":"
+
+    @staticmethod
+    def member(key: str) -> str:
+        """The index member of a ``cache_key``: its digest (the index names the principal)."""
+        return key[len(ENTRY_PREFIX) + len(principal_of_key(key)) + 1 :]
+
+    def principal_index(self, principal: str, member: str) -> str:
+        """The bucket of ``principal``'s entry index that lists ``member``."""
+        bucket = zlib.crc32(member.encode()) % PRINCIPAL_BUCKETS
+        return f"{PRINCIPAL_PREFIX}{self.principal(principal)}:{bucket:x}"
+
+    def principal_indexes(self, principal: str) -> list[str]:
+        """Every bucket of ``principal``'s entry index."""
+        p = self.principal(principal)
+        return [f"{PRINCIPAL_PREFIX}{p}:{bucket:x}" for bucket in range(PRINCIPAL_BUCKETS)]
 
 
 class RedisCacheStore:
@@ -159,10 +196,11 @@ class RedisCacheStore:
         principal = principal_of_key(key)
         ttl_ms = max(1, math.ceil(ttl_seconds * 1000))
         tags = list(dict.fromkeys(entry.tags))
-        p = self.layout.principal(principal)
-        indexes = [PRINCIPAL_PREFIX + p, *(f"{TAG_PREFIX}{p}:{tag}" for tag in tags)]
+        member = self.layout.member(key)
+        indexes = [self.layout.principal_index(principal, member)]
+        indexes += self._tag_indexes(principal, tags)
         keys = [self.layout.entry(key), *indexes]
-        args: list[bytes | int | str] = [self._codec.encode(entry, key), ttl_ms]
+        args: list[bytes | int | str] = [self._codec.encode(entry, key), ttl_ms, member]
         lease = held_lease(key)
         if lease is not None:
             keys.append(lease.lock)
@@ -194,21 +232,26 @@ class RedisCacheStore:
             return 0
         unique = list(dict.fromkeys(tags))
         if scope is not None:
-            return await self._purge_indexes(self._tag_indexes(scope, unique))
+            return await self._purge_indexes(scope, self._tag_indexes(scope, unique))
         deleted = 0
         for principal, its_tags in (await self._holders(unique)).items():
-            deleted += await self._purge_indexes(self._tag_indexes(principal, its_tags))
+            deleted += await self._purge_indexes(principal, self._tag_indexes(principal, its_tags))
         return deleted
 
     async def invalidate_tags(self, tags: Sequence[str]) -> int:
         marked = 0
         for principal, its_tags in (await self._holders(list(dict.fromkeys(tags)))).items():
             with mapped("cache invalidate"):
-                marked += int(await self._invalidate(keys=self._tag_indexes(principal, its_tags)))
+                marked += int(
+                    await self._invalidate(
+                        keys=self._tag_indexes(principal, its_tags),
+                        args=[self.layout.entry_prefix(principal)],
+                    )
+                )
         return marked
 
     async def purge_principal(self, principal: str) -> int:
-        return await self._purge_indexes([PRINCIPAL_PREFIX + self.layout.principal(principal)])
+        return await self._purge_indexes(principal, self.layout.principal_indexes(principal))
 
     def _tag_indexes(self, principal: str, tags: Sequence[str]) -> list[str]:
         p = self.layout.principal(principal)
@@ -265,9 +308,12 @@ class RedisCacheStore:
             results = await pipe.execute()
         return int(results[0]) if entries else 0
 
-    async def _purge_indexes(self, indexes: list[str]) -> int:
+    async def _purge_indexes(self, principal: str, indexes: list[str]) -> int:
+        """Delete ``indexes`` (all ``principal``'s) and the entries they list."""
         deleted = 0
+        prefix = [self.layout.entry_prefix(principal)]
         with mapped("cache purge"):
             for start in range(0, len(indexes), _BATCH):
-                deleted += int(await self._purge(keys=indexes[start : start + _BATCH]))
+                batch = indexes[start : start + _BATCH]
+                deleted += int(await self._purge(keys=batch, args=prefix))
         return deleted

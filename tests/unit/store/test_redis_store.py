@@ -13,7 +13,7 @@ from zproxy.errors import StoreUnavailable
 from zproxy.policy.keys import Hasher, Identity, cache_key
 from zproxy.store.cache import CacheEntry
 from zproxy.store.embedded import RedisServer
-from zproxy.store.redis import RedisCacheStore
+from zproxy.store.redis import INVALIDATED_PREFIX, PRINCIPAL_BUCKETS, RedisCacheStore
 
 H = Hasher(b"redis-store-test-secret")
 
@@ -49,22 +49,85 @@ async def test_indexes_expire_with_their_last_entry(redis_client: aioredis.Redis
     short, long_ = key_for("tA", "/a"), key_for("tA", "/b")
     await store.set(short, ENTRY, 10)
     await store.set(long_, ENTRY, 100)
-    for index in (b"zc:p:tA", b"zc:t:tA:account:A1"):
-        pttl = await redis_client.pttl(index)
-        assert 10_000 < pttl <= 100_000
-        assert await redis_client.zcard(index) == 2
+    tag_index = b"zc:t:tA:account:A1"
+    assert 10_000 < await redis_client.pttl(tag_index) <= 100_000
+    assert await redis_client.zcard(tag_index) == 2
+    # the principal's index bucket of each entry lives as long as its longest member
+    short_bucket = store.layout.principal_index("tA", store.layout.member(short))
+    long_bucket = store.layout.principal_index("tA", store.layout.member(long_))
+    assert 10_000 < await redis_client.pttl(long_bucket) <= 100_000
+    if short_bucket != long_bucket:
+        assert 0 < await redis_client.pttl(short_bucket) <= 10_000
+    assert sum([await redis_client.zcard(b) for b in store.layout.principal_indexes("tA")]) == 2
 
 
 async def test_writing_an_index_prunes_expired_members(redis_client: aioredis.Redis) -> None:
     store = RedisCacheStore(redis_client)
     old = key_for("tA", "/old")
+    member = store.layout.member(old)
     await store.set(old, ENTRY, 60)
     # age the member as if its entry had expired a while ago
-    await redis_client.zadd("zc:p:tA", {old: 1})
-    await redis_client.zadd("zc:t:tA:account:A1", {old: 1})
-    await store.set(key_for("tA", "/new"), ENTRY, 60)
-    assert await redis_client.zscore("zc:p:tA", old) is None
-    assert await redis_client.zscore("zc:t:tA:account:A1", old) is None
+    old_bucket = store.layout.principal_index("tA", member)
+    await redis_client.zadd(old_bucket, {member: 1})
+    await redis_client.zadd("zc:t:tA:account:A1", {member: 1})
+    new = next(
+        k
+        for k in (key_for("tA", f"/new{i}") for i in range(1000))
+        if store.layout.principal_index("tA", store.layout.member(k)) == old_bucket
+    )
+    await store.set(new, ENTRY, 60)
+    assert await redis_client.zscore(old_bucket, member) is None
+    assert await redis_client.zscore("zc:t:tA:account:A1", member) is None
+
+
+@pytest.mark.parametrize("hash_tags", [False, True])
+async def test_indexes_hold_digests_that_purge_and_invalidate_resolve(
+    redis_client: aioredis.Redis, hash_tags: bool
+) -> None:
+    """Index members are the 32-char digest only; the scripts rebuild each entry's key (and
+    its soft-purge marker) from the principal in the index's own name."""
+    store = RedisCacheStore(redis_client, hash_tags=hash_tags)
+    a, b, other = key_for("tA", "/a"), key_for("tA", "/b"), key_for("tB", "/a")
+    for k in (a, b, other):
+        await store.set(k, ENTRY, 60)
+    p = store.layout.principal("tA")
+    assert store.layout.entry(a).startswith(f"zc:e:{p}:")
+    members = await redis_client.zrange(f"zc:t:{p}:account:A1", 0, -1)
+    assert sorted(members) == sorted(store.layout.member(k).encode() for k in (a, b))
+    assert all(len(m) == 32 and b":" not in m for m in members)
+    buckets = store.layout.principal_indexes("tA")
+    assert len(buckets) == PRINCIPAL_BUCKETS
+    assert all(b.startswith(f"zc:p:{p}:") for b in buckets)
+
+    assert await store.invalidate_tags(["account:A1"]) == 3
+    assert await redis_client.exists(INVALIDATED_PREFIX + store.layout.entry(a)) == 1
+    got = await store.get(a)
+    assert got is not None
+    assert got.invalidated
+    assert await store.purge_tags(["account:A1"], scope="tA") == 2
+    assert await store.get(a) is None
+    assert await store.get(b) is None
+    assert await store.get(other) is not None
+
+    await store.set(a, ENTRY, 60)
+    assert await store.purge_principal("tA") == 1
+    assert await store.purge_principal("tB") == 1
+    assert await store.get(a) is None
+    assert await store.get(other) is None
+    # (tag indexes are left to expire, as before; their members now resolve to nothing)
+    assert [k async for k in redis_client.scan_iter(match="zc:[ep]:*")] == []
+
+
+async def test_an_entry_of_the_previous_layout_is_a_miss_then_overwritten(
+    redis_client: aioredis.Redis,
+) -> None:
+    store = RedisCacheStore(redis_client)
+    k = key_for("tA")
+    meta = b'[200,1.0,[["Content-Type","application/json"]],["account:A1"],2,"' + k.encode()
+    await redis_client.set(k, b"\x01\x00\x00\x00\x00" + bytes([len(meta) + 2]) + meta + b'"]{}')
+    assert await store.get(k) is None
+    await store.set(k, ENTRY, 60)
+    assert await store.get(k) == ENTRY
 
 
 async def test_purge_all_touches_only_cache_keys(redis_client: aioredis.Redis) -> None:
