@@ -63,24 +63,32 @@ PRINCIPAL_BUCKETS: Final = 16
 #: How far behind the writers' clocks a principal's global tag score may lag before pruning.
 _GLOBAL_SLACK_MS: Final = 60_000
 
-# KEYS[1] = entry, KEYS[2..] = indexes; ARGV = payload, ttl ms, index member (the digest). With
-# ARGV[4] (a lock token) the last key is the entry's coalescing lock, deleted if still held.
+# KEYS[1] = entry, KEYS[2..1+n] = the principal's indexes, then g global tag indexes, then
+# (with a lock token) the entry's coalescing lock, deleted if the token still holds it.
+# ARGV = payload, ttl ms, index member (the digest), n, g, principal, slack ms[, token].
 _SET_LUA = """
 local ttl = tonumber(ARGV[2])
+local n = tonumber(ARGV[4])
+local g = tonumber(ARGV[5])
+local slack = tonumber(ARGV[7])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local expires = now + ttl
-local last_index = #KEYS
-if ARGV[4] then last_index = #KEYS - 1 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
 redis.call('DEL', 'zc:i:' .. KEYS[1])
-for i = 2, last_index do
+for i = 2, n + 1 do
   redis.call('ZADD', KEYS[i], expires, ARGV[3])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
   local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
   redis.call('PEXPIREAT', KEYS[i], last[2])
 end
-if ARGV[4] and redis.call('GET', KEYS[#KEYS]) == ARGV[4] then
+for i = n + 2, n + 1 + g do
+  redis.call('ZADD', KEYS[i], 'GT', expires, ARGV[6])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - slack)
+  redis.call('PEXPIRE', KEYS[i], ttl + slack, 'NX')
+  redis.call('PEXPIRE', KEYS[i], ttl + slack, 'GT')
+end
+if ARGV[8] and redis.call('GET', KEYS[#KEYS]) == ARGV[8] then
   redis.call('DEL', KEYS[#KEYS])
 end
 return 1
@@ -199,14 +207,25 @@ class RedisCacheStore:
         member = self.layout.member(key)
         indexes = [self.layout.principal_index(principal, member)]
         indexes += self._tag_indexes(principal, tags)
-        keys = [self.layout.entry(key), *indexes]
-        args: list[bytes | int | str] = [self._codec.encode(entry, key), ttl_ms, member]
+        # One node (single Redis, Sentinel): the global tag indexes are written by the same
+        # script, one round trip. A Cluster keeps them in other slots: written beside it.
+        together = tags if not self._cluster else []
+        keys = [self.layout.entry(key), *indexes, *(GLOBAL_TAG_PREFIX + t for t in together)]
+        args: list[bytes | int | str] = [
+            self._codec.encode(entry, key),
+            ttl_ms,
+            member,
+            len(indexes),
+            len(together),
+            principal,
+            _GLOBAL_SLACK_MS,
+        ]
         lease = held_lease(key)
         if lease is not None:
             keys.append(lease.lock)
             args.append(lease.token)
         with mapped("cache set"):
-            if tags:
+            if tags and not together:
                 await asyncio.gather(
                     self._set(keys=keys, args=args), self._index_globally(principal, tags, ttl_ms)
                 )

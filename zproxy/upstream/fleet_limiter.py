@@ -97,6 +97,11 @@ class FleetLimiter:
         self.local = local
         self.config = local.config
         self._redis = redis
+        #: EVALSHA (the script's text is sent again only after a NOSCRIPT).
+        self._scripts = {
+            _ACQUIRE: redis.register_script(_ACQUIRE),
+            _RENEW: redis.register_script(_RENEW),
+        }
         self._scope = scope
         self._lease_ms = int(lease * 1000)
         self._poll = poll
@@ -206,7 +211,7 @@ class FleetLimiter:
             await self._freed_or(min(left, self._poll * random.uniform(0.5, 1.5)))
 
     async def _eval(self, script: str, key: str, *args: Any) -> int:
-        return int(await self._redis.eval(script, 1, key, *args))
+        return int(await self._scripts[script](keys=[key], args=list(args)))
 
     async def _freed_or(self, seconds: float) -> None:
         """Sleep ``seconds``, or less when a slot of this process was given back meanwhile."""

@@ -147,6 +147,19 @@ class RetryPolicy:
         raise its last exception. Cancellation is never retried."""
         self.budget.record_request()
         run = _Run(self, is_retryable, self._clock.monotonic())
+        # The first attempt runs bare: most calls need no retry, and tenacity's machinery
+        # costs more than the call's own bookkeeping. When it does need one, tenacity takes
+        # over and is handed that first outcome as its first attempt (no second call).
+        try:
+            first = await attempt()
+        except Exception as exc:
+            if is_retryable(exc) is None:
+                raise
+            attempt = _replaying(exc, attempt)
+        else:
+            if is_retryable(first) is None:
+                return first
+            attempt = _replaying(first, attempt)
         retrying = AsyncRetrying(
             sleep=self._sleep,
             retry=run.retry,
@@ -188,6 +201,22 @@ class _Run:
         if elapsed + state.upcoming_sleep > policy.config.deadline:
             return True
         return not policy.budget.try_spend()
+
+
+def _replaying(outcome: object, attempt: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
+    """``attempt``, except that its first call gives ``outcome`` (a result, or an exception
+    to raise) without calling it again."""
+    pending = [outcome]
+
+    async def replay() -> T:
+        if pending:
+            known = pending.pop()
+            if isinstance(known, BaseException):
+                raise known
+            return cast(T, known)
+        return await attempt()
+
+    return replay
 
 
 def _last_outcome(state: RetryCallState) -> Any:
