@@ -29,6 +29,7 @@ from zproxy.policy import reads as rp
 from zproxy.policy.keys import Identity, cache_key, request_body_digest
 from zproxy.policy.retry_after import render_retry_after
 from zproxy.store.cache import CacheEntry
+from zproxy.store.coalesce import Claim
 from zproxy.store.hot_sync import get_within
 from zproxy.upstream.limiter import LimiterRejected
 
@@ -55,9 +56,12 @@ async def handle_read(s: Services, ex: Exchange) -> web.StreamResponse:
         ex.identity = caller.identity.principal  # for the request log: no second hash
         digest = _body_digest(body) if body is not None else None
         key = _cache_key(s, caller.identity, request.method, ex.path, ex.query, digest)
-    entry, cache_ok = await _lookup(s, key, policy.ttl)
     group = route.breaker_group(request.method)
-    ctx = ReadContext(s, ex, policy, group, body, caller, key, entry, cache_ok)
+    # While Zuora is reachable a miss check also takes the key's coalescing lock (one round
+    # trip); with the breaker open nothing will be fetched, so nothing is locked.
+    claim = s.coalescer.claim(key) if key is not None and not s.gateway.is_open(group) else None
+    entry, cache_ok = await _lookup(s, key, policy.ttl, claim)
+    ctx = ReadContext(s, ex, policy, group, body, caller, key, entry, cache_ok, claim)
     action = rp.decide_read(
         entry=entry,
         now=s.clock.time(),
@@ -69,7 +73,11 @@ async def handle_read(s: Services, ex: Exchange) -> web.StreamResponse:
         retry_after=s.gateway.breaker(group).retry_after(),
         stale_if_slow=s.settings.cache.stale_if_slow,
     )
-    return await _execute(ctx, action)
+    try:
+        return await _execute(ctx, action)
+    finally:
+        if claim is not None and claim.held and not claim.used:
+            await s.coalescer.drop_claim(claim)  # taken, but nothing was fetched
 
 
 async def _execute(ctx: ReadContext, action: rp.ReadAction) -> web.StreamResponse:
@@ -97,12 +105,12 @@ async def _execute(ctx: ReadContext, action: rp.ReadAction) -> web.StreamRespons
 
 
 async def _lookup(
-    s: Services, key: str | None, policy_ttl: float
+    s: Services, key: str | None, policy_ttl: float, claim: Claim | None
 ) -> tuple[CacheEntry | None, bool]:
     if key is None:
         return None, False
     try:
-        return await get_within(s.cache, key, policy_ttl), True
+        return await get_within(s.cache, key, policy_ttl, claim), True
     except StoreUnavailable:
         s.metrics.on_redis_error("cache_get")
         return None, False
@@ -170,7 +178,7 @@ async def _fetch(ctx: ReadContext, action: rp.Fetch | rp.Bypass) -> web.StreamRe
             fetched = await fetch_and_store(ctx, False)
         else:
             fetching = s.coalescer.run(
-                ctx.key, lambda: fetch_and_store(ctx, store), lambda: read_back(ctx)
+                ctx.key, lambda: fetch_and_store(ctx, store), lambda: read_back(ctx), ctx.claim
             )
             if isinstance(action, rp.Fetch) and action.stale_after is not None:
                 raced = await fetch_unless_slow(ctx, fetching, action.stale_after)

@@ -9,7 +9,9 @@ Two layers:
 While the lock holder's ``fetch`` runs, ``held_lease(key)`` returns its ``Lease``: a store that
 writes that key's entry may release the lock in the same round trip (compare-and-delete inside
 its script) and mark the lease ``released``; otherwise the lock is released after ``fetch``.
-A stored miss thus costs three round trips (GET, lock, store+unlock), not four.
+A stored miss thus costs two round trips: the miss check, which takes the lock in the same
+script when there is no entry (``Claim``, ``RedisCacheStore.get_or_lock``), and the store,
+which releases it (made after the answer: ``defer_release``).
 
 ``Coalescer.run`` combines them: the lock holder fetches (and the caller's ``fetch`` stores);
 other workers poll ``read_cached`` until the answer appears, and fetch themselves (a
@@ -59,6 +61,9 @@ class Lease:
     token: str
     #: Set by whoever released the lock (a store script), so it is not released twice.
     released: bool = False
+    #: Handed to a store that runs after ``fetch`` returned (``defer_release``): that store
+    #: releases it (with the entry, or ``Coalescer.release`` if it fails), not ``Coalescer``.
+    deferred: bool = False
 
 
 #: The lease of the fetch running in this task (set by ``Coalescer`` around ``fetch``).
@@ -70,6 +75,37 @@ def held_lease(key: str) -> Lease | None:
     lease = _LEASE.get()
     if lease is None or lease.key != key or lease.released:
         return None
+    return lease
+
+
+@dataclass(slots=True)
+class Claim:
+    """The lock a miss check may take in its own round trip (``RedisCacheStore.get_or_lock``:
+    when there is no entry, ``SET lock token NX``). ``attempted``: the check found no entry
+    and tried; ``held``: it took the lock, which ``Coalescer.run`` then uses (``used``) or
+    releases. Made by ``Coalescer.claim``; the lock's name and token only when a check
+    reaches Redis (a hit held in process costs nothing more)."""
+
+    key: str
+    service: RedisLock
+    token: str = ""
+    attempted: bool = False
+    held: bool = False
+    used: bool = False
+
+    def take(self) -> tuple[str, str, int]:
+        """(lock key, a new token, lock ms) for the check's script."""
+        self.token = self.service.new_token()
+        return self.service.lock_name(self.key), self.token, self.service.ttl_ms
+
+
+def defer_release(key: str) -> Lease | None:
+    """The running fetch's lease on ``key``, now owned by a store that outlives the fetch:
+    the lock stays held until that store writes the entry (and releases it in the same
+    script), so other workers keep waiting for the entry rather than fetching it again."""
+    lease = held_lease(key)
+    if lease is not None:
+        lease.deferred = True
     return lease
 
 
@@ -112,7 +148,7 @@ class RedisLock:
         the entry's hash slot (default: on a Cluster client only)."""
         self._redis = redis
         self._hash_tags = is_cluster(redis) if hash_tags is None else hash_tags
-        self._ttl_ms = max(1, int(ttl * 1000))
+        self.ttl_ms = max(1, int(ttl * 1000))
         self._release = redis.register_script(_RELEASE_LUA)
         # Tokens only need to be unique: a random prefix per lock service, then a counter.
         self._token_prefix = secrets.token_hex(8)
@@ -130,11 +166,14 @@ class RedisLock:
     def lock_name(self, key: str) -> str:
         return self.name(key, self._hash_tags)
 
+    def new_token(self) -> str:
+        return f"{self._token_prefix}{next(self._serial):x}"
+
     async def acquire(self, key: str) -> str | None:
         """A token when this caller now holds the lock, else None."""
-        token = f"{self._token_prefix}{next(self._serial):x}"
+        token = self.new_token()
         with mapped("lock"):
-            got = await self._redis.set(self.lock_name(key), token, nx=True, px=self._ttl_ms)
+            got = await self._redis.set(self.lock_name(key), token, nx=True, px=self.ttl_ms)
         return token if got else None
 
     async def release(self, key: str, token: str) -> bool:
@@ -166,16 +205,35 @@ class Coalescer:
         self._sleep = sleep
         self._flight = SingleFlight()
 
+    def claim(self, key: str) -> Claim | None:
+        """A claim for the miss check of ``key`` to try (None: no lock service)."""
+        if self._lock is None:
+            return None
+        return Claim(key, self._lock)
+
     async def run(
         self,
         key: str,
         fetch: Callable[[], Awaitable[T]],
         read_cached: Callable[[], Awaitable[T | None]],
+        claim: Claim | None = None,
     ) -> T:
-        """The answer for ``key``: fetched by one caller across all workers, or read back."""
-        return await self._flight.fetch_once(
-            key, partial(self._across_workers, key, fetch, read_cached)
-        )
+        """The answer for ``key``: fetched by one caller across all workers, or read back.
+        ``claim``: what the miss check learned of the lock (no second round trip for it)."""
+        try:
+            return await self._flight.fetch_once(
+                key, partial(self._across_workers, key, fetch, read_cached, claim)
+            )
+        finally:
+            if claim is not None and claim.held and not claim.used:
+                await self.drop_claim(claim)  # joined a fetch already running here
+
+    async def drop_claim(self, claim: Claim) -> None:
+        """Release a lock the miss check took and nobody used."""
+        if claim.held and not claim.used and self._lock is not None:
+            claim.used = True
+            with contextlib.suppress(StoreUnavailable):
+                await self._lock.release(claim.key, claim.token)
 
     async def revalidate_once(self, key: str, fetch: Callable[[], Awaitable[T]]) -> T | None:
         """Run ``fetch`` unless ``key`` is already being fetched here or in another worker."""
@@ -194,8 +252,13 @@ class Coalescer:
         key: str,
         fetch: Callable[[], Awaitable[T]],
         read_cached: Callable[[], Awaitable[T | None]],
+        claim: Claim | None = None,
     ) -> T:
-        token = await self._try_acquire(key)
+        if claim is not None and claim.attempted:
+            claim.used = claim.held
+            token = claim.token if claim.held else None
+        else:
+            token = await self._try_acquire(key)
         if token is not None:
             return await self._holding(key, token, fetch)
         if self._lock is not None:
@@ -222,9 +285,16 @@ class Coalescer:
             return await fetch()
         finally:
             _LEASE.reset(previous)
-            if not lease.released:
-                with contextlib.suppress(StoreUnavailable):  # else it expires by itself
-                    await self._lock.release(key, token)
+            if not lease.deferred:
+                await self.release(lease)
+
+    async def release(self, lease: Lease) -> None:
+        """Release ``lease`` unless a store did (a Redis error: it expires by itself)."""
+        if lease.released or self._lock is None:
+            return
+        lease.released = True
+        with contextlib.suppress(StoreUnavailable):
+            await self._lock.release(lease.key, lease.token)
 
     async def _wait_for(self, key: str, read_cached: Callable[[], Awaitable[T | None]]) -> T | None:
         assert self._lock is not None

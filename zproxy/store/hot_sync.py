@@ -2,7 +2,8 @@
 store, and the Redis pub/sub channel every purge is announced on.
 
 ``HotCacheStore`` answers ``get`` from the worker's ``HotLayer`` when it can, else from the
-inner store; ``set`` stores in Redis, then holds the entry. Every purge (``purge_tags``,
+inner store; ``set`` holds the entry, then stores it in Redis (a purge of this worker waits
+for stores under way, so it always comes after them). Every purge (``purge_tags``,
 ``invalidate_tags`` = a write's or a callout's soft purge, ``purge_principal``, ``purge_all``)
 runs on Redis first, then drops the entries here and publishes one message on ``CHANNEL``;
 ``listen`` (one task per worker) applies every message to its layer, so a purge anywhere
@@ -33,7 +34,9 @@ from zproxy.clock import Clock
 from zproxy.errors import StoreUnavailable
 from zproxy.store._errors import mapped
 from zproxy.store.cache import CacheEntry, CacheStore
+from zproxy.store.coalesce import Claim
 from zproxy.store.hot import HotLayer
+from zproxy.store.redis import RedisCacheStore
 
 CHANNEL: Final = "zc:hot"
 _RETRY_SECONDS: Final = 0.5
@@ -87,6 +90,7 @@ class HotCacheStore:
         self.layer = layer
         self._clock = clock
         self._redis = redis
+        self._storing: set[asyncio.Future[None]] = set()
 
     async def get(self, key: str) -> CacheEntry | None:
         """From Redis (a coalescing waiter polls here for what another worker stored: the
@@ -100,49 +104,73 @@ class HotCacheStore:
                 raise
             return held
 
-    async def get_within(self, key: str, ttl_seconds: float) -> CacheEntry | None:
+    async def get_within(
+        self, key: str, ttl_seconds: float, claim: Claim | None = None
+    ) -> CacheEntry | None:
         """From the layer, else from Redis, then held until ``stored_at + ttl_seconds`` (the
-        route's fresh + max(swr, sie), as ``ReadPolicy.ttl``) unless a drop came meanwhile."""
+        route's fresh + max(swr, sie), as ``ReadPolicy.ttl``) unless a drop came meanwhile.
+        ``claim``: on a miss in Redis, take the key's coalescing lock in the same round trip."""
         held = self.layer.get(key, self._clock.time())
         if held is not None:
             return held
-        return await self.load(key, ttl_seconds)
+        return await self.load(key, ttl_seconds, claim)
 
-    async def load(self, key: str, ttl_seconds: float) -> CacheEntry | None:
+    async def load(
+        self, key: str, ttl_seconds: float, claim: Claim | None = None
+    ) -> CacheEntry | None:
         """From Redis, then held (as ``get_within``): what another worker stored since."""
         generation = self.layer.generation
-        entry = await self.inner.get(key)
+        if claim is not None and isinstance(self.inner, RedisCacheStore):
+            entry, claim.held = await self.inner.get_or_lock(key, *claim.take())
+            claim.attempted = entry is None
+        else:
+            entry = await self.inner.get(key)
         if entry is not None:
             now = self._clock.time()
             self.layer.put(key, entry, entry.stored_at + ttl_seconds, now, generation)
         return entry
 
     async def set(self, key: str, entry: CacheEntry, ttl_seconds: float) -> None:
-        generation = self.layer.generation
-        await self.inner.set(key, entry, ttl_seconds)
+        """Held here at once, then stored in Redis. A purge that starts meanwhile waits for
+        this store (``_settled``), so it cannot run before the entry it should remove lands."""
         now = self._clock.time()
-        expires_at = min(now, entry.stored_at) + ttl_seconds
-        self.layer.put(key, entry, expires_at, now, generation)
+        self.layer.put(key, entry, min(now, entry.stored_at) + ttl_seconds, now)
+        done = asyncio.get_running_loop().create_future()
+        self._storing.add(done)
+        try:
+            await self.inner.set(key, entry, ttl_seconds)
+        finally:
+            self._storing.discard(done)
+            done.set_result(None)
+
+    async def _settled(self) -> None:
+        """Wait for the stores under way (they were answered: a purge must come after)."""
+        if self._storing:
+            await asyncio.wait(list(self._storing))
 
     async def purge_tags(self, tags: Sequence[str], scope: str | None = None) -> int:
+        await self._settled()
         count = await self.inner.purge_tags(tags, scope)
         self.layer.drop_tags(tags, scope)
         await self._publish(tags_message(tags, scope))
         return count
 
     async def invalidate_tags(self, tags: Sequence[str]) -> int:
+        await self._settled()
         count = await self.inner.invalidate_tags(tags)
         self.layer.drop_tags(tags)
         await self._publish(tags_message(tags))
         return count
 
     async def purge_principal(self, principal: str) -> int:
+        await self._settled()
         count = await self.inner.purge_principal(principal)
         self.layer.drop_principal(principal)
         await self._publish(principal_message(principal))
         return count
 
     async def purge_all(self) -> int:
+        await self._settled()
         count = await self.inner.purge_all()
         self.layer.drop_all()
         await self._publish(all_message())
@@ -158,10 +186,13 @@ class HotCacheStore:
                 await self._redis.publish(CHANNEL, message)
 
 
-async def get_within(cache: CacheStore, key: str, ttl_seconds: float) -> CacheEntry | None:
-    """The read path's lookup: through the hot layer when ``cache`` has one."""
+async def get_within(
+    cache: CacheStore, key: str, ttl_seconds: float, claim: Claim | None = None
+) -> CacheEntry | None:
+    """The read path's lookup: through the hot layer when ``cache`` has one (and then, on a
+    miss, with the coalescing lock taken in the same round trip when ``claim`` is given)."""
     if isinstance(cache, HotCacheStore):
-        return await cache.get_within(key, ttl_seconds)
+        return await cache.get_within(key, ttl_seconds, claim)
     return await cache.get(key)
 
 

@@ -47,6 +47,7 @@ from typing import Any, Final, cast
 import redis.asyncio as aioredis
 
 from zproxy.policy.keys import ENTRY_PREFIX, KEY_PREFIX, principal_of_key
+from zproxy.store import cache_scripts as scripts
 from zproxy.store._errors import mapped
 from zproxy.store.cache import CacheEntry
 from zproxy.store.coalesce import held_lease
@@ -62,73 +63,6 @@ _BATCH: Final = 500
 PRINCIPAL_BUCKETS: Final = 16
 #: How far behind the writers' clocks a principal's global tag score may lag before pruning.
 _GLOBAL_SLACK_MS: Final = 60_000
-
-# KEYS[1] = entry, KEYS[2..1+n] = the principal's indexes, then g global tag indexes, then
-# (with a lock token) the entry's coalescing lock, deleted if the token still holds it.
-# ARGV = payload, ttl ms, index member (the digest), n, g, principal, slack ms[, token].
-_SET_LUA = """
-local ttl = tonumber(ARGV[2])
-local n = tonumber(ARGV[4])
-local g = tonumber(ARGV[5])
-local slack = tonumber(ARGV[7])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local expires = now + ttl
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
-redis.call('DEL', 'zc:i:' .. KEYS[1])
-for i = 2, n + 1 do
-  redis.call('ZADD', KEYS[i], expires, ARGV[3])
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
-  local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
-  redis.call('PEXPIREAT', KEYS[i], last[2])
-end
-for i = n + 2, n + 1 + g do
-  redis.call('ZADD', KEYS[i], 'GT', expires, ARGV[6])
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - slack)
-  redis.call('PEXPIRE', KEYS[i], ttl + slack, 'NX')
-  redis.call('PEXPIRE', KEYS[i], ttl + slack, 'GT')
-end
-if ARGV[8] and redis.call('GET', KEYS[#KEYS]) == ARGV[8] then
-  redis.call('DEL', KEYS[#KEYS])
-end
-return 1
-"""
-
-# KEYS = one principal's indexes, ARGV[1] = ``zc:e:<P>:``; marks every live member entry
-# invalidated until its own expiry.
-_INVALIDATE_LUA = """
-local marked = 0
-for i = 1, #KEYS do
-  local members = redis.call('ZRANGE', KEYS[i], 0, -1)
-  for j = 1, #members do
-    local entry = ARGV[1] .. members[j]
-    local ttl = redis.call('PTTL', entry)
-    if ttl > 0 then
-      redis.call('SET', 'zc:i:' .. entry, '1', 'PX', ttl)
-      marked = marked + 1
-    end
-  end
-end
-return marked
-"""
-
-# KEYS = one principal's indexes, ARGV[1] = ``zc:e:<P>:``; deletes every member entry and the
-# indexes; returns entries deleted.
-_PURGE_LUA = """
-local deleted = 0
-for i = 1, #KEYS do
-  local members = redis.call('ZRANGE', KEYS[i], 0, -1)
-  for j = 1, #members, 500 do
-    local batch = {}
-    for m = j, math.min(j + 499, #members) do
-      batch[#batch + 1] = ARGV[1] .. members[m]
-    end
-    deleted = deleted + redis.call('DEL', unpack(batch))
-  end
-  redis.call('DEL', KEYS[i])
-end
-return deleted
-"""
 
 
 def _connection_kwargs(redis: aioredis.Redis) -> dict[str, Any]:
@@ -184,21 +118,39 @@ class RedisCacheStore:
         self._cluster = is_cluster(redis)
         self.layout = KeyLayout(self._cluster if hash_tags is None else hash_tags)
         self._codec = codec or Codec()
-        self._set = redis.register_script(_SET_LUA)
-        self._purge = redis.register_script(_PURGE_LUA)
-        self._invalidate = redis.register_script(_INVALIDATE_LUA)
+        self._set = redis.register_script(scripts.SET_LUA)
+        self._get_or_lock = redis.register_script(scripts.GET_OR_LOCK_LUA)
+        self._purge = redis.register_script(scripts.PURGE_LUA)
+        self._invalidate = redis.register_script(scripts.INVALIDATE_LUA)
 
     async def get(self, key: str) -> CacheEntry | None:
         stored = self.layout.entry(key)
         with mapped("cache get"):
             data, invalidated = await self._redis.mget(stored, INVALIDATED_PREFIX + stored)
+        return self._decoded(data, invalidated is not None, key)
+
+    async def get_or_lock(
+        self, key: str, lock: str, token: str, lock_ms: int
+    ) -> tuple[CacheEntry | None, bool]:
+        """``get``, and when there is no entry, ``SET lock token NX PX lock_ms`` in the same
+        round trip (the miss check of ``zproxy.store.coalesce``): (entry, whether this caller
+        now holds the lock). ``lock`` must share the entry's hash slot (``RedisLock.name``)."""
+        stored = self.layout.entry(key)
+        with mapped("cache get"):
+            data, invalidated, locked = await self._get_or_lock(
+                keys=[stored, INVALIDATED_PREFIX + stored, lock], args=[token, lock_ms]
+            )
+        entry = self._decoded(data or None, bool(invalidated), key)
+        return entry, bool(locked)
+
+    def _decoded(self, data: object, invalidated: bool, key: str) -> CacheEntry | None:
         if not isinstance(data, bytes):
             return None
         try:
             entry = self._codec.decode(data, key)
         except CorruptEntry:
             return None  # unreadable (e.g. another version's layout): a miss, overwritten later
-        return replace(entry, invalidated=True) if invalidated is not None else entry
+        return replace(entry, invalidated=True) if invalidated else entry
 
     async def set(self, key: str, entry: CacheEntry, ttl_seconds: float) -> None:
         principal = principal_of_key(key)
