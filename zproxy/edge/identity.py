@@ -66,6 +66,8 @@ class Identities:
         #: reads; None = no cacheable caller. The principal a token resolves to is not in it:
         #: ``PrincipalStore.lookup`` answers that on every request (grants, ``forget``).
         self._memo: OrderedDict[_MemoKey, Caller | None] = OrderedDict()
+        #: id(base caller) -> (base, the caller with the principal its token resolved to).
+        self._resolved: dict[int, tuple[Caller, Caller]] = {}
 
     async def caller(self, headers: Mapping[str, str]) -> Caller | None:
         """The request's identity, or None without credentials (never served from cache).
@@ -92,7 +94,18 @@ class Identities:
             principal = None
         if principal is None or principal == base.identity.principal:
             return base
-        return Caller(replace(base.identity, principal=principal), base.credential, base.token_hash)
+        # One Caller per (headers, principal), not a new one per request. Keyed by the base
+        # object's id: the entry holds the base itself, so that id cannot be reused meanwhile.
+        held = self._resolved.get(id(base))
+        if held is not None and held[0] is base and held[1].identity.principal == principal:
+            return held[1]
+        if len(self._resolved) >= MEMO_SIZE:
+            self._resolved.clear()
+        resolved = Caller(
+            replace(base.identity, principal=principal), base.credential, base.token_hash
+        )
+        self._resolved[id(base)] = (base, resolved)
+        return resolved
 
     def _compute(self, headers: Mapping[str, str]) -> Caller | None:
         """The caller as if its token were unknown (principal = ``fallback_principal``)."""

@@ -24,7 +24,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -58,10 +58,17 @@ class Identity:
     version: str = ""
     wsdl_version: str = ""
     accept: str = ""
+    #: Computed once: identities key in-process memos on every request.
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.principal or ":" in self.principal:
             raise ValueError("principal must be a non-empty opaque id without ':'")
+        fields = (self.principal, self.entity_ids, self.org_ids, self.version)
+        object.__setattr__(self, "_hash", hash((*fields, self.wsdl_version, self.accept)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 class Hasher:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 _PARAM = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)(\*?)\}")
@@ -99,20 +100,36 @@ class RouteMatch:
     params: Mapping[str, str]
 
 
+_MATCH_MEMO = 8192
+
+
 class RouteTable:
     """First route (in file order) whose method and path match wins."""
 
     def __init__(self, routes: Iterable[Route]) -> None:
         self.routes = tuple(routes)
         self._by_name = {r.name: r for r in self.routes}
+        #: (method, path) -> its match: the table is immutable, and a path repeats (a hit
+        #: would otherwise try each route's regex in turn). Bounded: cleared when full.
+        self._matched: dict[tuple[str, str], RouteMatch | None] = {}
 
     def match(self, method: str, path: str) -> RouteMatch | None:
+        key = (method, path)
+        try:
+            return self._matched[key]
+        except KeyError:
+            pass
+        found = None
         for route in self.routes:
             if method in route.methods:
                 params = route.match(path)
                 if params is not None:
-                    return RouteMatch(route, params)
-        return None
+                    found = RouteMatch(route, MappingProxyType(params))
+                    break
+        if len(self._matched) >= _MATCH_MEMO:
+            self._matched.clear()
+        self._matched[key] = found
+        return found
 
     def get(self, name: str) -> Route | None:
         return self._by_name.get(name)

@@ -6,11 +6,14 @@ against its own upstream or the metadata service; these are rejected, never norm
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote
 
 from zproxy.errors import ClientError
 
 _FORBIDDEN_ENCODED = ("%2f", "%5c", "%00")
+#: Below 0x21 (controls and space) and DEL.
+_CONTROL = re.compile("[\x00-\x20\x7f]")
 
 
 def validate_target(raw_target: str) -> tuple[str, str]:
@@ -25,12 +28,13 @@ def validate_target(raw_target: str) -> tuple[str, str]:
         raise _bad("encoded slashes, backslashes and NUL are not allowed in the path")
     if "//" in path:
         raise _bad("empty path segments are not allowed")
-    for segment in path.split("/"):
-        if "%" in segment:
-            segment = unquote(segment)
-        if segment in (".", ".."):
-            raise _bad("dot-segments are not allowed in the path")
-    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in raw_target):
+    if "." in path or "%" in path:  # a dot-segment has a dot, plain or percent-encoded
+        for segment in path.split("/"):
+            if "%" in segment:
+                segment = unquote(segment)
+            if segment in (".", ".."):
+                raise _bad("dot-segments are not allowed in the path")
+    if _CONTROL.search(raw_target):
         raise _bad("control characters and spaces are not allowed in the request target")
     return path, query
 
