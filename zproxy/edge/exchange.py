@@ -51,22 +51,6 @@ class Exchange:
     #: The request body when the write path read it whole (the recorder keeps its shape).
     body: bytes | None = None
     extra_headers: dict[str, str] = field(default_factory=dict)
-    #: Set once the answer is made (``ProxyHandler.finish``); ``answered`` waits for it.
-    finished: bool = False
-    _answered: asyncio.Future[None] | None = None
-
-    async def answered(self) -> None:
-        """Until the handler has made its answer (work that must not delay it waits here)."""
-        if self.finished:
-            return
-        if self._answered is None:
-            self._answered = asyncio.get_running_loop().create_future()
-        await asyncio.shield(self._answered)
-
-    def mark_answered(self) -> None:
-        self.finished = True
-        if self._answered is not None and not self._answered.done():
-            self._answered.set_result(None)
 
     @property
     def route_name(self) -> str:

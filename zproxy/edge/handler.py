@@ -151,7 +151,6 @@ class ProxyHandler:
         )
 
     def finish(self, ex: Exchange, status: int, response: web.StreamResponse | None = None) -> None:
-        ex.mark_answered()  # before the answer is written, with no await in between
         log_request(self.s, ex, status, response)
         if self.recorder is not None:
             self.recorder.record(ex, status, time.perf_counter() - ex.started)

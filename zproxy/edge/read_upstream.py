@@ -5,7 +5,6 @@ against the stale-if-slow deadline."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,7 @@ from zproxy.policy import reads as rp
 from zproxy.policy.headers import response_headers
 from zproxy.policy.routes import ReadPolicy, render_tags
 from zproxy.store.cache import CacheEntry, entry_headers
-from zproxy.store.coalesce import Claim, defer_release
+from zproxy.store.coalesce import Claim
 from zproxy.store.hot_sync import stored_newer
 from zproxy.upstream.gateway import UpstreamCall
 
@@ -85,45 +84,14 @@ async def fetch_and_store(ctx: ReadContext, store: bool) -> Fetched:
         assert ctx.ex.match is not None
         tags = tuple(render_tags(ctx.policy.tags, ctx.ex.match.params))
         entry = CacheEntry(resp.status, entry_headers(headers), resp.body, s.clock.time(), tags)
-        store_after_answer(s, ctx.ex, ctx.key, entry, ctx.policy.ttl)
-        stored = True
+        try:
+            await s.cache.set(ctx.key, entry, ctx.policy.ttl)
+            stored = True
+        except StoreUnavailable:
+            s.metrics.on_redis_error("cache_set")
     if resp.status in (401, 403):
         await s.identities.refused(ctx.ex.request.headers)
     return Fetched(resp.status, headers, resp.body, stored)
-
-
-def store_after_answer(s: Services, ex: Exchange, key: str, entry: CacheEntry, ttl: float) -> None:
-    """Store ``entry`` once ``ex`` is answered (at most ``_ANSWER_WAIT`` later), so the
-    answer does not wait for the Redis round trip nor for the encoding.
-
-    The worker's hot layer holds it at once; the coalescing lock, if this fetch holds it,
-    passes to the store, which releases it in the same script that writes the entry, so
-    other workers wait for the entry as before. A purge in this worker waits for the store
-    (``HotCacheStore``). A Redis error is counted and the lock released (the entry is then
-    only held here, inside its windows)."""
-    lease = defer_release(key)
-
-    async def store() -> None:
-        try:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(_ANSWER_WAIT):
-                    await ex.answered()
-            await s.cache.set(key, entry, ttl)
-        except StoreUnavailable:
-            s.metrics.on_redis_error("cache_set")
-        except Exception:
-            log.exception("cache_store_crashed")
-        finally:
-            if lease is not None:
-                await s.coalescer.release(lease)
-
-    task = asyncio.create_task(store())
-    s.background.add(task)
-    task.add_done_callback(s.background.discard)
-
-
-#: The longest a store waits for the answer it follows (the answer is made in microseconds).
-_ANSWER_WAIT = 1.0
 
 
 def _storable(ctx: ReadContext, status: int, headers: CIMultiDictProxy[str], body: bytes) -> bool:

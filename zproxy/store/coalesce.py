@@ -9,9 +9,9 @@ Two layers:
 While the lock holder's ``fetch`` runs, ``held_lease(key)`` returns its ``Lease``: a store that
 writes that key's entry may release the lock in the same round trip (compare-and-delete inside
 its script) and mark the lease ``released``; otherwise the lock is released after ``fetch``.
-A stored miss thus costs two round trips: the miss check, which takes the lock in the same
-script when there is no entry (``Claim``, ``RedisCacheStore.get_or_lock``), and the store,
-which releases it (made after the answer: ``defer_release``).
+A stored miss thus costs two round trips of the cache: the miss check, which takes the lock in
+the same script when there is no entry (``Claim``, ``RedisCacheStore.get_or_lock``), and the
+store, which releases it.
 
 ``Coalescer.run`` combines them: the lock holder fetches (and the caller's ``fetch`` stores);
 other workers poll ``read_cached`` until the answer appears, and fetch themselves (a
@@ -44,6 +44,8 @@ from zproxy.store.connect import is_cluster
 
 T = TypeVar("T")
 LOCK_PREFIX: Final = KEY_PREFIX + "l:"
+#: A waiter's first look for the holder's entry (then doubling up to ``poll``).
+_FIRST_POLL: Final = 0.005
 
 _RELEASE_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -61,9 +63,6 @@ class Lease:
     token: str
     #: Set by whoever released the lock (a store script), so it is not released twice.
     released: bool = False
-    #: Handed to a store that runs after ``fetch`` returned (``defer_release``): that store
-    #: releases it (with the entry, or ``Coalescer.release`` if it fails), not ``Coalescer``.
-    deferred: bool = False
 
 
 #: The lease of the fetch running in this task (set by ``Coalescer`` around ``fetch``).
@@ -97,16 +96,6 @@ class Claim:
         """(lock key, a new token, lock ms) for the check's script."""
         self.token = self.service.new_token()
         return self.service.lock_name(self.key), self.token, self.service.ttl_ms
-
-
-def defer_release(key: str) -> Lease | None:
-    """The running fetch's lease on ``key``, now owned by a store that outlives the fetch:
-    the lock stays held until that store writes the entry (and releases it in the same
-    script), so other workers keep waiting for the entry rather than fetching it again."""
-    lease = held_lease(key)
-    if lease is not None:
-        lease.deferred = True
-    return lease
 
 
 class SingleFlight:
@@ -285,8 +274,7 @@ class Coalescer:
             return await fetch()
         finally:
             _LEASE.reset(previous)
-            if not lease.deferred:
-                await self.release(lease)
+            await self.release(lease)
 
     async def release(self, lease: Lease) -> None:
         """Release ``lease`` unless a store did (a Redis error: it expires by itself)."""
@@ -299,8 +287,12 @@ class Coalescer:
     async def _wait_for(self, key: str, read_cached: Callable[[], Awaitable[T | None]]) -> T | None:
         assert self._lock is not None
         deadline = self._clock.monotonic() + self._wait
+        pause = min(_FIRST_POLL, self._poll)
         while self._clock.monotonic() < deadline:
-            await self._sleep(self._poll)
+            # soon at first (the holder may be storing an answer it already made), then every
+            # ``poll``
+            await self._sleep(pause)
+            pause = min(pause * 2, self._poll)
             try:
                 cached = await read_cached()
                 if cached is not None:

@@ -1,5 +1,6 @@
 """The miss check takes the coalescing lock in its own round trip (``get_or_lock`` + ``Claim``),
-and a store made after the answer keeps the lock until the entry is written (real Redis)."""
+the fetch holds it until its store writes the entry, and a purge waits for stores under way
+(real Redis)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import redis.asyncio as aioredis
 
 from zproxy.clock import SystemClock
 from zproxy.store.cache import CacheEntry
-from zproxy.store.coalesce import Claim, Coalescer, RedisLock, defer_release
+from zproxy.store.coalesce import Claim, Coalescer, RedisLock
 from zproxy.store.hot import HotLayer
 from zproxy.store.hot_sync import HotCacheStore, get_within
 from zproxy.store.redis import INVALIDATED_PREFIX, RedisCacheStore
@@ -94,32 +95,23 @@ async def test_a_lock_held_elsewhere_is_waited_for_not_taken_again(
 async def test_the_lock_of_a_claim_passes_to_the_fetch_and_the_store_releases_it(
     redis_client: aioredis.Redis,
 ) -> None:
-    store, lock, hot = _parts(redis_client)
+    _store, lock, hot = _parts(redis_client)
     claim = Claim(KEY, lock)
     assert await get_within(hot, KEY, 60, claim) is None
-    coalescer = Coalescer(lock)
-    stores: list[asyncio.Task[None]] = []
-    answered = asyncio.Event()
+    await redis_client.config_resetstat()
+    seen: list[bytes | None] = []
 
     async def fetch() -> str:
-        lease = defer_release(KEY)
-        assert lease is not None
-        assert lease.token == claim.token
-
-        async def store_later() -> None:  # as the edge does: once the answer is made
-            await answered.wait()
-            await hot.set(KEY, _entry(b"ours"), 60)
-
-        stores.append(asyncio.create_task(store_later()))
+        seen.append(await redis_client.get(LOCK))  # the claim's lock, no second one taken
+        await hot.set(KEY, _entry(b"ours"), 60)
         return "answered"
 
-    assert await coalescer.run(KEY, fetch, _never, claim) == "answered"
-    # answered before the store: the lock is still held for the other workers
-    assert await redis_client.get(LOCK) == claim.token.encode()
-    answered.set()
-    await stores[0]
+    assert await Coalescer(lock).run(KEY, fetch, _never, claim) == "answered"
+    stats = await redis_client.info("commandstats")
+    assert seen == [claim.token.encode()]
+    assert "cmdstat_set" not in stats or stats["cmdstat_set"]["calls"] == 1  # the entry only
     assert await redis_client.get(LOCK) is None  # released by the store's own script
-    assert (await store.get(KEY)) is not None
+    assert claim.used
 
 
 async def test_an_unused_claim_is_released(redis_client: aioredis.Redis) -> None:
