@@ -34,7 +34,7 @@ from zproxy.edge.rollback_watch import RollbackWatch
 from zproxy.edge.services import Services
 from zproxy.errors import ConfigError
 from zproxy.policy.rollback import Verdict
-from zproxy.store.connect import is_cluster
+from zproxy.store.connect import is_cluster, raise_if_cancelled
 
 log = structlog.get_logger("zproxy.config")
 CHANNEL = "zproxy:config"
@@ -234,6 +234,7 @@ class LiveConfig:
                     )
                 else:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                raise_if_cancelled()
                 if message is not None and message.get("type") in ("message", "smessage"):
                     await self._on_message(message["data"])
         finally:

@@ -21,6 +21,7 @@ few places that differ (pipelines with ``target_nodes``, per-primary scans) ask 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any, Final, cast
 
@@ -141,3 +142,13 @@ def _cluster_client(
         **common,
     )
     return cast(aioredis.Redis, cluster)
+
+
+def raise_if_cancelled() -> None:
+    """Re-raise a cancellation that was swallowed. redis-py's ``get_message(timeout=...)`` can
+    lose a ``cancel()`` that lands as its own timeout fires (Python 3.11's ``asyncio.timeout``
+    turns both into one ``TimeoutError``, which redis-py answers with None). A listening loop
+    calls this after each wait, so that stopping it never hangs."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

@@ -35,6 +35,7 @@ from zproxy.errors import StoreUnavailable
 from zproxy.store._errors import mapped
 from zproxy.store.cache import CacheEntry, CacheStore
 from zproxy.store.coalesce import Claim
+from zproxy.store.connect import raise_if_cancelled
 from zproxy.store.hot import HotLayer
 from zproxy.store.redis import RedisCacheStore
 
@@ -237,6 +238,7 @@ async def listen(
                     message = await pubsub.get_sharded_message(timeout=_POLL_SECONDS)
                 else:
                     message = await pubsub.get_message(timeout=None)
+                raise_if_cancelled()
                 if message is not None and message.get("type") in ("message", "smessage"):
                     apply(layer, message["data"])
         except (RedisError, OSError):

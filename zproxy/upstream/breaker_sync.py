@@ -34,6 +34,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.asyncio.cluster import RedisCluster
 
+from zproxy.store.connect import raise_if_cancelled
 from zproxy.upstream.breaker import BreakerSet
 from zproxy.upstream.breaker_model import MODES, BreakerRecord, State
 
@@ -200,6 +201,7 @@ class BreakerSync:
                 message = await pubsub.get_message(
                     ignore_subscribe_messages=True, timeout=self._poll_timeout
                 )
+                raise_if_cancelled()
                 if message is not None and message.get("type") == "message":
                     self._apply_message(message["data"])
         finally:
@@ -216,6 +218,7 @@ class BreakerSync:
                 message = await pubsub.get_sharded_message(
                     ignore_subscribe_messages=True, timeout=self._poll_timeout
                 )
+                raise_if_cancelled()
                 if message is not None and message.get("type") == "smessage":
                     self._apply_message(message["data"])
         finally:
