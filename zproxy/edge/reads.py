@@ -76,7 +76,7 @@ async def handle_read(s: Services, ex: Exchange) -> web.StreamResponse:
     try:
         return await _execute(ctx, action)
     finally:
-        if claim is not None and claim.held and not claim.used:
+        if claim is not None and claim.held and not claim.used:  # checked here: no await on a hit
             await s.coalescer.drop_claim(claim)  # taken, but nothing was fetched
 
 

@@ -214,8 +214,8 @@ class Coalescer:
                 key, partial(self._across_workers, key, fetch, read_cached, claim)
             )
         finally:
-            if claim is not None and claim.held and not claim.used:
-                await self.drop_claim(claim)  # joined a fetch already running here
+            if claim is not None:
+                await self.drop_claim(claim)  # when it joined a fetch already running here
 
     async def drop_claim(self, claim: Claim) -> None:
         """Release a lock the miss check took and nobody used."""
@@ -274,23 +274,16 @@ class Coalescer:
             return await fetch()
         finally:
             _LEASE.reset(previous)
-            await self.release(lease)
-
-    async def release(self, lease: Lease) -> None:
-        """Release ``lease`` unless a store did (a Redis error: it expires by itself)."""
-        if lease.released or self._lock is None:
-            return
-        lease.released = True
-        with contextlib.suppress(StoreUnavailable):
-            await self._lock.release(lease.key, lease.token)
+            if not lease.released:
+                with contextlib.suppress(StoreUnavailable):  # else it expires by itself
+                    await self._lock.release(key, token)
 
     async def _wait_for(self, key: str, read_cached: Callable[[], Awaitable[T | None]]) -> T | None:
         assert self._lock is not None
         deadline = self._clock.monotonic() + self._wait
         pause = min(_FIRST_POLL, self._poll)
         while self._clock.monotonic() < deadline:
-            # soon at first (the holder may be storing an answer it already made), then every
-            # ``poll``
+            # soon at first (the holder may be storing its answer already), then every ``poll``
             await self._sleep(pause)
             pause = min(pause * 2, self._poll)
             try:

@@ -145,7 +145,7 @@ class HotCacheStore:
             done.set_result(None)
 
     async def _settled(self) -> None:
-        """Wait for the stores under way (they were answered: a purge must come after)."""
+        """Wait for this worker's stores under way: a purge must come after them."""
         if self._storing:
             await asyncio.wait(list(self._storing))
 
